@@ -1,0 +1,121 @@
+# tsecho: one non-recursive Makefile.
+#
+#   make                  build ./tsecho
+#   make check            unit + integration tests ("N passed, N failed")
+#   make asan             the whole check suite under ASan + UBSan
+#   make fuzz             each libFuzzer harness for FUZZ_SECONDS
+#   make format-check     clang-format, changes nothing
+#   make install          PREFIX=/usr/local, DESTDIR for staging
+#   make EVLOOP=poll      the poll(2) backend instead of epoll
+#   make WERROR=1         warnings are errors (CI)
+
+UNAME := $(shell uname -s)
+ifeq ($(UNAME),Linux)
+EVLOOP ?= epoll
+else
+EVLOOP ?= poll
+endif
+
+CC ?= cc
+PYTHON ?= python3
+PREFIX ?= /usr/local
+FUZZ_SECONDS ?= 20
+SANITIZE ?=
+BUILD ?= build/$(EVLOOP)$(if $(SANITIZE),-san)
+
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -MMD -MP
+ifeq ($(WERROR),1)
+ALL_CFLAGS += -Werror
+endif
+ifneq ($(SANITIZE),)
+ALL_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+LDLIBS += -lm -lpthread
+
+LIB_SRC := src/lib/buf.c src/lib/clock.c src/lib/evloop.c src/lib/evloop_$(EVLOOP).c \
+	src/lib/net.c src/lib/parse.c src/lib/proto.c src/lib/text.c
+APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/server.c \
+	src/server/tcp.c src/server/udp.c
+UNIT_SRC := $(wildcard tests/unit/*.c)
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+APP_OBJ := $(APP_SRC:%.c=$(BUILD)/%.o)
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/%.o)
+BIN := $(BUILD)/tsecho
+UNIT_BIN := $(BUILD)/unit-tests
+
+.PHONY: all check unit integration asan fuzz format format-check lint install clean bench
+
+all: tsecho
+
+tsecho: $(BIN)
+	cp $(BIN) $@
+
+$(BIN): $(APP_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+check: $(BIN) $(UNIT_BIN)
+	@TSECHO=$(BIN) UNIT_TESTS=$(UNIT_BIN) PYTHON=$(PYTHON) sh tests/check.sh
+
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
+
+integration: $(BIN)
+	TSECHO=$(BIN) $(PYTHON) tests/integration/run.py
+
+asan:
+	$(MAKE) check SANITIZE=address,undefined CFLAGS="-O1 -g"
+
+FUZZ_CC ?= clang
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
+
+build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
+		-o $@ $< src/lib/proto.c src/lib/text.c src/lib/clock.c src/lib/buf.c -lm
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for f in $(FUZZ_BIN); do \
+		name=$$(basename $$f); corpus=build/fuzz/corpus-$$name; \
+		mkdir -p $$corpus; cp tests/fuzz/corpus/$$name/* $$corpus/ 2>/dev/null || true; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus >build/fuzz/$$name.log 2>&1 \
+			|| { tail -n 40 build/fuzz/$$name.log; exit 1; }; \
+		grep -E '^Done|#[0-9]+.*DONE' build/fuzz/$$name.log | tail -n 1; \
+	done
+
+FORMAT_FILES = $(wildcard src/*.c src/*/*.c src/*/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c bench/*.c)
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem -I src src
+
+install: tsecho
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 tsecho $(DESTDIR)$(PREFIX)/bin/tsecho
+
+bench: tsecho
+	bench/server_efficiency.sh
+
+clean:
+	rm -rf build tsecho
+
+-include $(LIB_OBJ:.o=.d) $(APP_OBJ:.o=.d) $(UNIT_OBJ:.o=.d)

@@ -1,0 +1,30 @@
+/* Clocks.  Intervals come from CLOCK_MONOTONIC (names end in mono_ns);
+ * wall-clock time (wall_ns) only for timestamps that go on the wire or into
+ * logs and reports. */
+#ifndef TSECHO_CLOCK_H
+#define TSECHO_CLOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TS_NS_PER_US 1000LL
+#define TS_NS_PER_MS 1000000LL
+#define TS_NS_PER_S 1000000000LL
+
+/* Nanoseconds on CLOCK_MONOTONIC; never goes back. */
+int64_t ts_mono_ns(void);
+
+/* Nanoseconds since the Unix epoch on CLOCK_REALTIME. */
+int64_t ts_wall_ns(void);
+
+/* Formats wall_ns as seconds since the epoch with six decimals, the way the
+ * seed prints time.time(): "1764033903.541234".  Truncates toward the past.
+ * Writes at most cap bytes including the NUL; returns the length it needed
+ * (as snprintf does). */
+int ts_format_wall(char *buf, size_t cap, int64_t wall_ns);
+
+/* Longest output of ts_format_wall for any time before year 2286 (ten digits,
+ * a dot, six decimals), without the NUL. */
+#define TS_WALL_TEXT_MAX 17
+
+#endif

@@ -1,0 +1,44 @@
+/* A small readiness event loop, after Redis' ae: one callback per file
+ * descriptor, level-triggered, with a backend (epoll or poll) chosen at build
+ * time (make EVLOOP=epoll|poll).  No timers: the caller passes how long to
+ * wait, computed from its own deadlines.  Never prints, never exits. */
+#ifndef TSECHO_EVLOOP_H
+#define TSECHO_EVLOOP_H
+
+enum {
+	TS_EV_READ = 1,
+	TS_EV_WRITE = 2,
+};
+
+struct ts_evloop;
+
+/* Called with the events that fired among those asked for.  An error or
+ * hang-up on fd is reported as every event fd asked for, so the handler
+ * finds it in its read or write.  The callback may add, change and delete
+ * any descriptor, its own included. */
+typedef void ts_ev_cb(struct ts_evloop *loop, int fd, int events, void *arg);
+
+/* A loop for descriptors 0..max_fds-1.  Returns NULL when out of memory or
+ * when the backend cannot start (errno tells).  Caller owns it. */
+struct ts_evloop *ts_evloop_new(int max_fds);
+void ts_evloop_free(struct ts_evloop *loop);
+
+/* Watches fd for events (TS_EV_* bits, 0 allowed: registered, not
+ * watched).  Returns 0 or -errno (-EBADF for an fd out of range, -EEXIST
+ * when already added). */
+int ts_evloop_add(struct ts_evloop *loop, int fd, int events, ts_ev_cb *cb, void *arg);
+
+/* Changes what fd is watched for; 0 or -errno. */
+int ts_evloop_set(struct ts_evloop *loop, int fd, int events);
+
+/* Stops watching fd (call before closing it); 0 or -errno. */
+int ts_evloop_del(struct ts_evloop *loop, int fd);
+
+/* Waits up to timeout_ms (-1: no limit) and runs the callbacks of what
+ * fired.  Returns how many ran (0 on timeout or EINTR) or -errno. */
+int ts_evloop_run_once(struct ts_evloop *loop, int timeout_ms);
+
+/* "epoll" or "poll". */
+const char *ts_evloop_backend_name(void);
+
+#endif

@@ -1,0 +1,36 @@
+/* Socket helpers.  Each returns a descriptor or 0 on success, or -errno;
+ * none prints.  Descriptors are non-blocking and close-on-exec. */
+#ifndef TSECHO_NET_H
+#define TSECHO_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Longest "[ipv6%scope]:65535" text, NUL included. */
+#define TS_ADDR_TEXT_MAX 72
+
+/* A socket of type SOCK_STREAM or SOCK_DGRAM bound to sa, listening when it
+ * is a stream.  v6only applies to IPv6 sockets (IPV6_V6ONLY). */
+int ts_net_bind(const struct sockaddr *sa, socklen_t sa_len, int type, int v6only, int backlog);
+
+/* accept(2), non-blocking and close-on-exec; -EAGAIN when none is pending. */
+int ts_net_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_len);
+
+int ts_net_set_nonblock(int fd);
+int ts_net_set_nodelay(int fd);
+
+/* The port a socket is bound to, or -errno. */
+int ts_net_local_port(int fd);
+
+/* Sets the port of an AF_INET or AF_INET6 address. */
+void ts_net_set_port(struct sockaddr *sa, uint16_t port);
+
+/* The address as text without its port, IPv4-mapped IPv6 shown as IPv4
+ * ("127.0.0.1", "::1"), and its port.  buf has TS_ADDR_TEXT_MAX bytes. */
+void ts_net_addr_ip(const struct sockaddr *sa, char *buf, size_t cap, unsigned *port);
+
+/* "127.0.0.1:80" or "[::1]:80", as ts_net_addr_ip. */
+void ts_net_addr_text(const struct sockaddr *sa, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,76 @@
+/* The seed's text protocol: see text.h. */
+#include "text.h"
+
+#include <string.h>
+
+#include "clock.h"
+
+size_t ts_text_message_len(const uint8_t *buf, size_t len)
+{
+	const uint8_t *lf = memchr(buf, '\n', len);
+	return lf ? (size_t)(lf - buf) + 1 : len;
+}
+
+size_t ts_text_reply(uint8_t *dst, size_t cap, int64_t wall_ns, const uint8_t *msg, size_t len)
+{
+	char prefix[TS_TEXT_PREFIX_MAX + 8];
+	int n = ts_format_wall(prefix, sizeof prefix, wall_ns);
+
+	if (n < 0 || (size_t)n >= TS_TEXT_PREFIX_MAX || (size_t)n + 1 > cap ||
+	    len > cap - (size_t)n - 1)
+		return 0;
+	memcpy(dst, prefix, (size_t)n);
+	dst[n] = ':';
+	memcpy(dst + n + 1, msg, len);
+	return (size_t)n + 1 + len;
+}
+
+/* Appends one escaped byte to dst at *pos if it fits below limit. */
+static int put_escaped(char *dst, size_t *pos, size_t limit, uint8_t c)
+{
+	static const char hex[] = "0123456789abcdef";
+	char tmp[4];
+	size_t n = 0;
+
+	if (c == '\\') {
+		tmp[n++] = '\\';
+		tmp[n++] = '\\';
+	} else if (c == '\r' || c == '\n' || c == '\t') {
+		tmp[n++] = '\\';
+		tmp[n++] = c == '\r' ? 'r' : c == '\n' ? 'n' : 't';
+	} else if (c >= 0x20 && c < 0x7f) {
+		tmp[n++] = (char)c;
+	} else {
+		tmp[n++] = '\\';
+		tmp[n++] = 'x';
+		tmp[n++] = hex[c >> 4];
+		tmp[n++] = hex[c & 15];
+	}
+	if (*pos + n > limit)
+		return -1;
+	memcpy(dst + *pos, tmp, n);
+	*pos += n;
+	return 0;
+}
+
+size_t ts_text_escape(char *dst, size_t cap, const uint8_t *msg, size_t len)
+{
+	size_t pos = 0;
+
+	if (cap < 4) {
+		if (cap)
+			dst[0] = '\0';
+		return 0;
+	}
+	for (size_t i = 0; i < len; i++) {
+		/* Keep room for "..." and the NUL in case a later byte
+		 * does not fit. */
+		if (put_escaped(dst, &pos, cap - 4, msg[i]) != 0) {
+			memcpy(dst + pos, "...", 3);
+			pos += 3;
+			break;
+		}
+	}
+	dst[pos] = '\0';
+	return pos;
+}

@@ -1,0 +1,30 @@
+/* The seed's text protocol: message framing, replies and log escaping.
+ * Pure functions over caller buffers (docs/protocol.md, section 1). */
+#ifndef TSECHO_TEXT_H
+#define TSECHO_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Largest "<time>:" prefix a text reply carries (docs/protocol.md promises
+ * replies are at most the request plus this). */
+#define TS_TEXT_PREFIX_MAX 21u
+
+/* The seed's quit signal: a message starting with telnet's IAC byte. */
+#define TS_TEXT_QUIT_BYTE 0xFFu
+
+/* Length of the first message in buf[0..len): through the first LF, or all
+ * of it when there is none.  0 only when len is 0. */
+size_t ts_text_message_len(const uint8_t *buf, size_t len);
+
+/* Writes "<time>:<msg>" to dst; returns its length, or 0 when it does not
+ * fit in cap. */
+size_t ts_text_reply(uint8_t *dst, size_t cap, int64_t wall_ns, const uint8_t *msg, size_t len);
+
+/* Writes msg to dst as printable ASCII: 0x20..0x7e as they are (backslash
+ * doubled), \r \n \t, anything else \xNN.  When it does not fit, ends with
+ * "..." instead.  dst is always NUL-terminated (cap >= 4); returns the
+ * length written. */
+size_t ts_text_escape(char *dst, size_t cap, const uint8_t *msg, size_t len);
+
+#endif

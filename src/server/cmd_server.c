@@ -1,0 +1,200 @@
+/* `tsecho server`: the command line. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "../lib/clock.h"
+#include "../lib/parse.h"
+#include "../lib/proto.h"
+#include "server.h"
+
+/* Descriptors kept back from --max-clients: stdio, the event loop, the
+ * wake-up pipe, the listeners and the EMFILE reserve. */
+#define FD_RESERVE 80
+
+static const char usage[] =
+    "usage: tsecho server [-l ADDR]... [-p PORT] [options]\n"
+    "\n"
+    "A timestamping reflector: answers the seed's text protocol and tsecho's\n"
+    "binary probes on the same TCP and UDP port (docs/protocol.md).\n"
+    "\n"
+    "  -l, --listen ADDR        listen on ADDR (repeatable; default [::], IPv4 too)\n"
+    "  -p, --port PORT          TCP and UDP port (default 12345; 0 picks a free one)\n"
+    "      --no-tcp, --no-udp   leave one transport out\n"
+    "      --max-clients N      concurrent TCP connections (default: from RLIMIT_NOFILE)\n"
+    "      --max-message SIZE   largest frame or text message (default 64k, 48..1m)\n"
+    "      --max-output SIZE    unsent replies per connection before it is no longer\n"
+    "                           read from (default 256k)\n"
+    "      --idle-timeout DUR   close connections idle this long (default 300s; 0 never)\n"
+    "  -q, --quiet              log only the listening lines and the summary\n"
+    "      --log-format FMT     text (default) or json\n"
+    "  -h, --help               this help\n"
+    "\n"
+    "SIZE takes k and m suffixes; DUR takes ns, us, ms, s, m, h (default s).\n"
+    "Each listener prints 'listening on tcp|udp ADDR:PORT' when ready.\n"
+    "SIGINT or SIGTERM stop the server, which then prints a summary line.\n";
+
+enum {
+	OPT_NO_TCP = 256,
+	OPT_NO_UDP,
+	OPT_MAX_CLIENTS,
+	OPT_MAX_MESSAGE,
+	OPT_MAX_OUTPUT,
+	OPT_IDLE_TIMEOUT,
+	OPT_LOG_FORMAT,
+};
+
+static const struct option options[] = {
+	{ "listen", required_argument, NULL, 'l' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "no-tcp", no_argument, NULL, OPT_NO_TCP },
+	{ "no-udp", no_argument, NULL, OPT_NO_UDP },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
+	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad_value(const char *opt, const char *value, const char *want)
+{
+	fprintf(stderr, "tsecho server: invalid %s '%s': %s\n", opt, value, want);
+	return 2;
+}
+
+/* Raises RLIMIT_NOFILE to its hard limit (10,000 connections need it) and
+ * returns the limit in force. */
+static rlim_t raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+		/* Keep the event loop's fd table a sane size. */
+		if (want == RLIM_INFINITY || want > (1 << 20))
+			want = 1 << 20;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
+			    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+				return 1024;
+		}
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 20))
+		return 1 << 20;
+	return rl.rlim_cur;
+}
+
+/* Fills cfg from argv.  Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
+{
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	opterr = 0; /* one line of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "l:p:qh", options, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			if (cfg->n_listen == TS_SERVER_MAX_LISTEN) {
+				fprintf(stderr, "tsecho server: at most %d -l options\n",
+					TS_SERVER_MAX_LISTEN);
+				return 2;
+			}
+			cfg->listen[cfg->n_listen++] = optarg;
+			break;
+		case 'p':
+			if (ts_parse_u64(optarg, 0, 65535, &v) != 0)
+				return bad_value("port", optarg, "want 0..65535");
+			cfg->port = (uint16_t)v;
+			break;
+		case OPT_NO_TCP:
+			cfg->tcp = 0;
+			break;
+		case OPT_NO_UDP:
+			cfg->udp = 0;
+			break;
+		case OPT_MAX_CLIENTS:
+			if (ts_parse_u64(optarg, 1, 1u << 24, &cfg->max_clients) != 0)
+				return bad_value("--max-clients", optarg, "want 1..16777216");
+			break;
+		case OPT_MAX_MESSAGE:
+			if (ts_parse_size(optarg, TS_PROTO_HDR_LEN, TS_PROTO_FRAME_MAX,
+					  &cfg->max_message) != 0)
+				return bad_value("--max-message", optarg, "want 48..1m bytes");
+			break;
+		case OPT_MAX_OUTPUT:
+			if (ts_parse_size(optarg, 1024, 1u << 30, &cfg->max_output) != 0)
+				return bad_value("--max-output", optarg, "want 1k..1g bytes");
+			break;
+		case OPT_IDLE_TIMEOUT:
+			if (ts_parse_duration_ns(optarg, 0, 365LL * 86400 * TS_NS_PER_S,
+						 &cfg->idle_timeout_ns) != 0)
+				return bad_value("--idle-timeout", optarg,
+						 "want a duration such as 30s or 500ms");
+			break;
+		case 'q':
+			cfg->quiet = 1;
+			break;
+		case OPT_LOG_FORMAT:
+			if (strcmp(optarg, "text") == 0)
+				cfg->log_format = TS_LOG_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				cfg->log_format = TS_LOG_JSON;
+			else
+				return bad_value("--log-format", optarg, "want text or json");
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr,
+				"tsecho server: bad option or missing value: %s (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tsecho server: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (!cfg->tcp && !cfg->udp) {
+		fprintf(stderr, "tsecho server: --no-tcp and --no-udp leave nothing to serve\n");
+		return 2;
+	}
+	return -1;
+}
+
+int ts_cmd_server(int argc, char **argv)
+{
+	struct ts_server_config cfg = {
+		.port = TS_SERVER_DEFAULT_PORT,
+		.tcp = 1,
+		.udp = 1,
+		.max_message = 64 * 1024,
+		.max_output = 256 * 1024,
+		.idle_timeout_ns = 300 * TS_NS_PER_S,
+		.log_format = TS_LOG_TEXT,
+	};
+	rlim_t nofile;
+	int rc = parse_args(argc, argv, &cfg);
+
+	if (rc >= 0)
+		return rc;
+	nofile = raise_nofile();
+	if (cfg.max_clients == 0)
+		cfg.max_clients = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
+	/* The output buffer stops answering at max_output; it must hold at
+	 * least one largest reply for the loop to make progress. */
+	if (cfg.max_output < cfg.max_message)
+		cfg.max_output = cfg.max_message;
+	return ts_server_run(&cfg, (int)nofile);
+}

@@ -1,0 +1,300 @@
+/* The server: listeners, the loop, signals, shutdown.  Connections are in
+ * tcp.c, datagrams in udp.c. */
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/clock.h"
+#include "../lib/net.h"
+#include "../lib/text.h"
+#include "server_int.h"
+
+enum {
+	RX_CAP = 65536, /* the largest UDP datagram fits */
+	BACKLOG = 4096,
+	PORT_RETRIES = 20,
+	TICK_MS = 1000, /* the loop wakes at least this often */
+};
+
+/* Set by the signal handler; the loop checks it after every wake-up.  The
+ * pipe wakes the loop from its wait (the self-pipe trick). */
+static volatile sig_atomic_t stop_signal;
+static int wake_pipe[2] = { -1, -1 };
+
+static void on_stop_signal(int sig)
+{
+	int saved = errno;
+	char b = 1;
+
+	stop_signal = sig;
+	/* Nothing to do on failure: the pipe is full, so the loop wakes. */
+	if (write(wake_pipe[1], &b, 1) < 0)
+		(void)0;
+	errno = saved;
+}
+
+static void on_wake(struct ts_evloop *loop, int fd, int events, void *arg)
+{
+	char buf[64];
+
+	(void)loop;
+	(void)events;
+	(void)arg;
+	while (read(fd, buf, sizeof buf) > 0)
+		;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+
+	if (pipe(wake_pipe) != 0)
+		return -errno;
+	for (int i = 0; i < 2; i++) {
+		int rc = ts_net_set_nonblock(wake_pipe[i]);
+		if (rc != 0)
+			return rc;
+		if (fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
+			return -errno;
+	}
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop_signal;
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		return -errno;
+	/* A peer that closes while we write must cost an EPIPE, not the
+	 * process. */
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+		return -errno;
+	return 0;
+}
+
+static void close_listeners(struct ts_server *srv)
+{
+	for (int i = 0; i < srv->n_listeners; i++) {
+		if (srv->loop)
+			ts_evloop_del(srv->loop, srv->listeners[i].fd);
+		close(srv->listeners[i].fd);
+	}
+	srv->n_listeners = 0;
+}
+
+/* Binds one socket of each enabled type to sa.  Returns 0 or -errno, and
+ * fills *port with the port bound when it was 0. */
+static int bind_addr(struct ts_server *srv, struct sockaddr *sa, socklen_t len, int v6only,
+		     uint16_t *port)
+{
+	const struct ts_server_config *cfg = srv->cfg;
+	int types[2];
+	int n_types = 0;
+
+	if (cfg->tcp)
+		types[n_types++] = SOCK_STREAM;
+	if (cfg->udp)
+		types[n_types++] = SOCK_DGRAM;
+	for (int i = 0; i < n_types; i++) {
+		int fd;
+
+		if (srv->n_listeners >= (int)(sizeof srv->listeners / sizeof srv->listeners[0]))
+			return -EMFILE;
+		ts_net_set_port(sa, *port);
+		fd = ts_net_bind(sa, len, types[i], v6only, BACKLOG);
+		if (fd < 0)
+			return fd;
+		srv->listeners[srv->n_listeners].fd = fd;
+		srv->listeners[srv->n_listeners].type = types[i];
+		srv->n_listeners++;
+		if (*port == 0) {
+			int p = ts_net_local_port(fd);
+			if (p < 0)
+				return p;
+			*port = (uint16_t)p;
+		}
+	}
+	return 0;
+}
+
+/* Binds every listener once.  Returns 0, -errno, or a getaddrinfo error
+ * (positive: EAI_*, with *what naming the address). */
+static int bind_all_once(struct ts_server *srv, const char **what)
+{
+	const struct ts_server_config *cfg = srv->cfg;
+	uint16_t port = cfg->port;
+	int rc;
+
+	if (cfg->n_listen == 0) {
+		struct sockaddr_in6 any6 = { .sin6_family = AF_INET6,
+					     .sin6_addr = IN6ADDR_ANY_INIT };
+		struct sockaddr_in any4 = { .sin_family = AF_INET };
+
+		*what = "::";
+		rc = bind_addr(srv, (struct sockaddr *)&any6, sizeof any6, 0, &port);
+		if (rc != -EAFNOSUPPORT)
+			return rc;
+		/* No IPv6 on this host: IPv4 alone. */
+		*what = "0.0.0.0";
+		close_listeners(srv);
+		return bind_addr(srv, (struct sockaddr *)&any4, sizeof any4, 0, &port);
+	}
+	for (int i = 0; i < cfg->n_listen; i++) {
+		struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM };
+		struct addrinfo *res;
+
+		*what = cfg->listen[i];
+		rc = getaddrinfo(cfg->listen[i], NULL, &hints, &res);
+		if (rc != 0)
+			return rc == EAI_SYSTEM ? -errno : rc;
+		for (struct addrinfo *ai = res; ai && rc == 0; ai = ai->ai_next) {
+			if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+				rc = bind_addr(srv, ai->ai_addr, ai->ai_addrlen, 1, &port);
+		}
+		freeaddrinfo(res);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Binds every listener; with port 0, all of them on the same free port,
+ * trying again when another program takes it between two binds. */
+static int bind_all(struct ts_server *srv)
+{
+	const char *what = "";
+	int rc = 0;
+
+	for (int attempt = 0; attempt < PORT_RETRIES; attempt++) {
+		rc = bind_all_once(srv, &what);
+		if (rc == 0)
+			return 0;
+		close_listeners(srv);
+		if (!(rc == -EADDRINUSE && srv->cfg->port == 0))
+			break;
+	}
+	if (rc > 0)
+		fprintf(stderr, "tsecho server: cannot resolve %s: %s\n", what, gai_strerror(rc));
+	else
+		fprintf(stderr, "tsecho server: cannot listen on %s port %u: %s\n", what,
+			(unsigned)srv->cfg->port, strerror(-rc));
+	return -1;
+}
+
+static int start_listeners(struct ts_server *srv)
+{
+	for (int i = 0; i < srv->n_listeners; i++) {
+		struct listener *l = &srv->listeners[i];
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		int rc;
+
+		if (l->type == SOCK_STREAM)
+			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ, ts_tcp_on_accept, srv);
+		else
+			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ, ts_udp_on_readable, srv);
+		if (rc != 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0) {
+			fprintf(stderr, "tsecho server: cannot watch listener: %s\n",
+				strerror(rc ? -rc : errno));
+			return -1;
+		}
+		ts_log_listening(&srv->log, l->type == SOCK_STREAM ? "tcp" : "udp",
+				 (struct sockaddr *)&ss);
+	}
+	return 0;
+}
+
+static int ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns)
+{
+	int64_t ms;
+
+	if (deadline_mono_ns <= now_mono_ns)
+		return 0;
+	/* Round up, so the loop does not wake just before the deadline. */
+	ms = (deadline_mono_ns - now_mono_ns + TS_NS_PER_MS - 1) / TS_NS_PER_MS;
+	return ms > TICK_MS ? TICK_MS : (int)ms;
+}
+
+static int run_loop(struct ts_server *srv)
+{
+	int64_t next_mono_ns = INT64_MAX;
+
+	while (!stop_signal) {
+		int64_t now_mono_ns = ts_mono_ns();
+		int64_t wake_mono_ns = next_mono_ns;
+		int rc;
+
+		if (srv->accept_paused_until_mono_ns &&
+		    srv->accept_paused_until_mono_ns < wake_mono_ns)
+			wake_mono_ns = srv->accept_paused_until_mono_ns;
+		rc = ts_evloop_run_once(srv->loop, ms_until(wake_mono_ns, now_mono_ns));
+		if (rc < 0) {
+			fprintf(stderr, "tsecho server: event loop: %s\n", strerror(-rc));
+			return -1;
+		}
+		now_mono_ns = ts_mono_ns();
+		next_mono_ns = ts_tcp_sweep(srv, now_mono_ns);
+		if (srv->accept_paused_until_mono_ns &&
+		    srv->accept_paused_until_mono_ns <= now_mono_ns) {
+			srv->accept_paused_until_mono_ns = 0;
+			ts_tcp_listeners_watch(srv, 1);
+		}
+		ts_log_tick(&srv->log, now_mono_ns);
+	}
+	return 0;
+}
+
+int ts_server_run(const struct ts_server_config *cfg, int max_fds)
+{
+	struct ts_server srv;
+	int64_t start_mono_ns = ts_mono_ns();
+	int status = 1;
+
+	memset(&srv, 0, sizeof srv);
+	srv.cfg = cfg;
+	srv.reserve_fd = -1;
+	ts_log_init(&srv.log, stdout, cfg->log_format, cfg->quiet);
+	srv.rx_cap = RX_CAP > cfg->max_message ? RX_CAP : cfg->max_message;
+	/* Room for replies up to max_output plus one more, the largest. */
+	srv.tx_cap = cfg->max_output + cfg->max_message + TS_TEXT_PREFIX_MAX;
+	srv.rx = malloc(srv.rx_cap);
+	srv.tx = malloc(srv.tx_cap);
+	srv.loop = ts_evloop_new(max_fds);
+	if (!srv.rx || !srv.tx || !srv.loop) {
+		fprintf(stderr, "tsecho server: cannot start: %s\n", strerror(errno));
+		goto out;
+	}
+	if (setup_signals() != 0 ||
+	    ts_evloop_add(srv.loop, wake_pipe[0], TS_EV_READ, on_wake, NULL) != 0) {
+		fprintf(stderr, "tsecho server: cannot set up signals: %s\n", strerror(errno));
+		goto out;
+	}
+	srv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (srv.reserve_fd < 0) {
+		fprintf(stderr, "tsecho server: cannot open /dev/null: %s\n", strerror(errno));
+		goto out;
+	}
+	if (bind_all(&srv) != 0 || start_listeners(&srv) != 0)
+		goto out;
+	if (run_loop(&srv) != 0)
+		goto out;
+	status = 0;
+out:
+	close_listeners(&srv);
+	ts_tcp_close_all(&srv);
+	if (status == 0)
+		ts_log_summary(&srv.log, &srv.stats, ts_mono_ns() - start_mono_ns);
+	if (srv.reserve_fd >= 0)
+		close(srv.reserve_fd);
+	ts_evloop_free(srv.loop);
+	free(srv.rx);
+	free(srv.tx);
+	return status;
+}

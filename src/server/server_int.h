@@ -1,0 +1,68 @@
+/* Between the parts of the server: server.c (listeners, loop, signals),
+ * tcp.c (connections) and udp.c (datagrams). */
+#ifndef TSECHO_SERVER_INT_H
+#define TSECHO_SERVER_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "../lib/evloop.h"
+#include "log.h"
+#include "server.h"
+
+struct conn;
+
+/* Connections in order of their deadlines.  Every list has one fixed
+ * timeout, so appending at the tail keeps it sorted and a sweep only ever
+ * looks at the head. */
+struct conn_list {
+	struct conn *head;
+	struct conn *tail;
+};
+
+struct listener {
+	int fd;
+	int type; /* SOCK_STREAM or SOCK_DGRAM */
+};
+
+struct ts_server {
+	const struct ts_server_config *cfg;
+	struct ts_evloop *loop;
+	struct ts_log log;
+	struct ts_server_stats stats;
+
+	struct listener listeners[4 * TS_SERVER_MAX_LISTEN]; /* TCP+UDP, 2 addrs per name */
+	int n_listeners;
+
+	/* Scratch shared by every connection: the loop runs one handler at a
+	 * time.  rx takes each read; tx collects the replies to it. */
+	uint8_t *rx;
+	size_t rx_cap;
+	uint8_t *tx;
+	size_t tx_cap;
+
+	struct conn_list open;     /* by last progress, idle_timeout */
+	struct conn_list draining; /* closing after an error, DRAIN_TIMEOUT */
+
+	/* Kept open so that when accept() fails with EMFILE one descriptor
+	 * can be freed to accept and close the waiting peer (libev's trick):
+	 * otherwise a level-triggered listener would wake the loop forever. */
+	int reserve_fd;
+	int64_t accept_paused_until_mono_ns; /* 0: accepting */
+};
+
+/* tcp.c */
+void ts_tcp_on_accept(struct ts_evloop *loop, int fd, int events, void *arg);
+/* Closes connections whose deadline has passed; returns the next deadline
+ * (INT64_MAX when none). */
+int64_t ts_tcp_sweep(struct ts_server *srv, int64_t now_mono_ns);
+/* At shutdown: one last try to send what is pending, then close all. */
+void ts_tcp_close_all(struct ts_server *srv);
+/* Sets whether TCP listeners are watched (accept paused or not). */
+void ts_tcp_listeners_watch(struct ts_server *srv, int on);
+
+/* udp.c */
+void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg);
+
+#endif
