@@ -90,12 +90,13 @@ int ts_evbackend_wait(struct ts_evloop *loop, int timeout_ms)
 	struct poll_backend *b = loop->backend;
 	int n = poll(b->pfds, (nfds_t)b->n, timeout_ms);
 	int out = 0;
+	int base = b->start;
 
 	if (n < 0)
 		return -errno;
 	/* Copy what fired before any callback reorders pfds. */
 	for (int j = 0; j < b->n && out < loop->fired_cap && n > 0; j++) {
-		int i = (b->start + j) % b->n;
+		int i = (base + j) % b->n;
 		short r = b->pfds[i].revents;
 		int events = 0;
 

@@ -1,0 +1,46 @@
+/* libFuzzer harness for the text protocol: framing a read into messages,
+ * the reply and the log escaping, as the server applies them to any bytes
+ * a peer sends. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/lib/text.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t off = 0;
+	size_t cap = size + TS_TEXT_PREFIX_MAX;
+	uint8_t *reply = malloc(cap ? cap : 1);
+	char esc[64];
+
+	if (!reply)
+		return 0;
+	while (off < size) {
+		size_t len = ts_text_message_len(data + off, size - off);
+		size_t n;
+
+		/* Every message is non-empty, inside the read, and ends at
+		 * an LF or at the end of the read. */
+		if (len == 0 || len > size - off)
+			abort();
+		if (off + len < size && data[off + len - 1] != '\n')
+			abort();
+		if (memchr(data + off, '\n', len - 1) != NULL)
+			abort();
+		n = ts_text_reply(reply, cap, 1764033903541234567LL, data + off, len);
+		if (n != 18 + len || memcmp(reply + 18, data + off, len) != 0)
+			abort();
+		n = ts_text_escape(esc, sizeof esc, data + off, len);
+		if (n >= sizeof esc || esc[n] != '\0' || strlen(esc) != n)
+			abort();
+		for (size_t i = 0; i < n; i++)
+			if (esc[i] < 0x20 || esc[i] > 0x7e)
+				abort();
+		off += len;
+	}
+	free(reply);
+	return 0;
+}

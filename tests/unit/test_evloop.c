@@ -1,0 +1,116 @@
+/* The event loop, whichever backend was built, over pipes. */
+#include <errno.h>
+#include <unistd.h>
+
+#include "../../src/lib/evloop.h"
+#include "unit.h"
+
+struct seen {
+	int calls;
+	int events;
+	int fd;
+	int other_fd; /* deleted by the callback when >= 0 */
+};
+
+static void record(struct ts_evloop *loop, int fd, int events, void *arg)
+{
+	struct seen *s = arg;
+
+	s->calls++;
+	s->events = events;
+	s->fd = fd;
+	if (s->other_fd >= 0) {
+		ts_evloop_del(loop, s->other_fd);
+		s->other_fd = -1;
+	}
+}
+
+static void test_read_write_and_interest(void)
+{
+	struct ts_evloop *loop = ts_evloop_new(1024);
+	int p[2];
+	struct seen r = {0, 0, -1, -1}, w = {0, 0, -1, -1};
+
+	CHECK(loop != NULL);
+	CHECK_EQ_I(pipe(p), 0);
+	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0);
+	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), -EEXIST);
+	/* Nothing to read yet: the wait times out. */
+	CHECK_EQ_I(ts_evloop_run_once(loop, 10), 0);
+	CHECK_EQ_I(r.calls, 0);
+	CHECK_EQ_I(write(p[1], "x", 1), 1);
+	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
+	CHECK_EQ_I(r.calls, 1);
+	CHECK_EQ_I(r.events, TS_EV_READ);
+	CHECK_EQ_I(r.fd, p[0]);
+	/* Level-triggered: still readable, reported again. */
+	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
+	CHECK_EQ_I(r.calls, 2);
+	/* Interest off: not reported, though readable. */
+	CHECK_EQ_I(ts_evloop_set(loop, p[0], 0), 0);
+	CHECK_EQ_I(ts_evloop_run_once(loop, 10), 0);
+	CHECK_EQ_I(r.calls, 2);
+	CHECK_EQ_I(ts_evloop_set(loop, p[0], TS_EV_READ), 0);
+	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
+	CHECK_EQ_I(r.calls, 3);
+	/* The write end of an empty pipe is writable. */
+	CHECK_EQ_I(ts_evloop_add(loop, p[1], TS_EV_WRITE, record, &w), 0);
+	CHECK_EQ_I(ts_evloop_del(loop, p[0]), 0);
+	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
+	CHECK_EQ_I(w.calls, 1);
+	CHECK_EQ_I(w.events, TS_EV_WRITE);
+	CHECK_EQ_I(ts_evloop_del(loop, p[1]), 0);
+	CHECK_EQ_I(ts_evloop_del(loop, p[1]), -EBADF);
+	CHECK_EQ_I(ts_evloop_add(loop, 5000, TS_EV_READ, record, &w), -EBADF);
+	close(p[0]);
+	close(p[1]);
+	ts_evloop_free(loop);
+}
+
+static void test_delete_during_dispatch(void)
+{
+	struct ts_evloop *loop = ts_evloop_new(1024);
+	int a[2], b[2];
+	struct seen sa = {0, 0, -1, -1}, sb = {0, 0, -1, -1};
+
+	CHECK_EQ_I(pipe(a), 0);
+	CHECK_EQ_I(pipe(b), 0);
+	/* Both ready; whichever runs first deletes the other, which must
+	 * then not run in the same round. */
+	sa.other_fd = b[0];
+	sb.other_fd = a[0];
+	CHECK_EQ_I(ts_evloop_add(loop, a[0], TS_EV_READ, record, &sa), 0);
+	CHECK_EQ_I(ts_evloop_add(loop, b[0], TS_EV_READ, record, &sb), 0);
+	CHECK_EQ_I(write(a[1], "x", 1), 1);
+	CHECK_EQ_I(write(b[1], "x", 1), 1);
+	ts_evloop_run_once(loop, 1000);
+	CHECK_EQ_I(sa.calls + sb.calls, 1);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+	ts_evloop_free(loop);
+}
+
+static void test_hangup_reported(void)
+{
+	struct ts_evloop *loop = ts_evloop_new(1024);
+	int p[2];
+	struct seen r = {0, 0, -1, -1};
+
+	CHECK_EQ_I(pipe(p), 0);
+	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0);
+	close(p[1]);
+	/* The writer is gone: the reader learns it through a read event. */
+	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
+	CHECK_EQ_I(r.events & TS_EV_READ, TS_EV_READ);
+	close(p[0]);
+	ts_evloop_free(loop);
+}
+
+UNIT_SUITE(evloop_tests) = {
+	{"evloop_read_write_and_interest", test_read_write_and_interest},
+	{"evloop_delete_during_dispatch", test_delete_during_dispatch},
+	{"evloop_hangup_reported", test_hangup_reported},
+	UNIT_END,
+};
