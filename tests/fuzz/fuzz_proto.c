@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const size_t limits[] = {TS_PROTO_HDR_LEN, 1024, 65536, TS_PROTO_FRAME_MAX};
+	static const size_t limits[] = { TS_PROTO_HDR_LEN, 1024, 65536, TS_PROTO_FRAME_MAX };
 
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
 		struct ts_proto_hdr h, again;

@@ -6,7 +6,7 @@
 
 static void test_append_consume_release(void)
 {
-	struct ts_buf b = {0};
+	struct ts_buf b = { 0 };
 	uint8_t data[1000];
 
 	for (size_t i = 0; i < sizeof data; i++)
@@ -27,8 +27,8 @@ static void test_append_consume_release(void)
 
 static void test_cap(void)
 {
-	struct ts_buf b = {0};
-	uint8_t data[100] = {0};
+	struct ts_buf b = { 0 };
+	uint8_t data[100] = { 0 };
 
 	CHECK_EQ_I(ts_buf_append(&b, data, 100, 150), 0);
 	CHECK_EQ_I(ts_buf_append(&b, data, 51, 150), -ENOBUFS);
@@ -42,7 +42,7 @@ static void test_cap(void)
 
 static void test_slide(void)
 {
-	struct ts_buf b = {0};
+	struct ts_buf b = { 0 };
 	uint8_t data[512];
 
 	for (size_t i = 0; i < sizeof data; i++)
@@ -58,8 +58,8 @@ static void test_slide(void)
 }
 
 UNIT_SUITE(buf_tests) = {
-	{"buf_append_consume_release", test_append_consume_release},
-	{"buf_cap", test_cap},
-	{"buf_slide", test_slide},
+	{ "buf_append_consume_release", test_append_consume_release },
+	{ "buf_cap", test_cap },
+	{ "buf_slide", test_slide },
 	UNIT_END,
 };

@@ -32,7 +32,7 @@ static void test_clocks_move(void)
 }
 
 UNIT_SUITE(clock_tests) = {
-	{"clock_format_wall", test_format_wall},
-	{"clock_clocks_move", test_clocks_move},
+	{ "clock_format_wall", test_format_wall },
+	{ "clock_clocks_move", test_clocks_move },
 	UNIT_END,
 };

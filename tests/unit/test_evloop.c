@@ -29,7 +29,7 @@ static void test_read_write_and_interest(void)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int p[2];
-	struct seen r = {0, 0, -1, -1}, w = {0, 0, -1, -1};
+	struct seen r = { 0, 0, -1, -1 }, w = { 0, 0, -1, -1 };
 
 	CHECK(loop != NULL);
 	CHECK_EQ_I(pipe(p), 0);
@@ -71,7 +71,7 @@ static void test_delete_during_dispatch(void)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int a[2], b[2];
-	struct seen sa = {0, 0, -1, -1}, sb = {0, 0, -1, -1};
+	struct seen sa = { 0, 0, -1, -1 }, sb = { 0, 0, -1, -1 };
 
 	CHECK_EQ_I(pipe(a), 0);
 	CHECK_EQ_I(pipe(b), 0);
@@ -96,7 +96,7 @@ static void test_hangup_reported(void)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int p[2];
-	struct seen r = {0, 0, -1, -1};
+	struct seen r = { 0, 0, -1, -1 };
 
 	CHECK_EQ_I(pipe(p), 0);
 	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0);
@@ -109,8 +109,8 @@ static void test_hangup_reported(void)
 }
 
 UNIT_SUITE(evloop_tests) = {
-	{"evloop_read_write_and_interest", test_read_write_and_interest},
-	{"evloop_delete_during_dispatch", test_delete_during_dispatch},
-	{"evloop_hangup_reported", test_hangup_reported},
+	{ "evloop_read_write_and_interest", test_read_write_and_interest },
+	{ "evloop_delete_during_dispatch", test_delete_during_dispatch },
+	{ "evloop_hangup_reported", test_hangup_reported },
 	UNIT_END,
 };

@@ -63,8 +63,8 @@ static void test_duration(void)
 }
 
 UNIT_SUITE(parse_tests) = {
-	{"parse_u64", test_u64},
-	{"parse_size", test_size},
-	{"parse_duration", test_duration},
+	{ "parse_u64", test_u64 },
+	{ "parse_size", test_size },
+	{ "parse_duration", test_duration },
 	UNIT_END,
 };

@@ -42,7 +42,9 @@ static void test_encode_layout(void)
 {
 	uint8_t buf[48];
 	struct ts_proto_hdr h = probe_hdr(64);
-	static const uint8_t want[16] = {0xC0, 'T', 'S', 'E', 1, 1, 0, 48, 0, 0, 0, 64, 0, 0, 0, 0};
+	static const uint8_t want[16] = {
+		0xC0, 'T', 'S', 'E', 1, 1, 0, 48, 0, 0, 0, 64, 0, 0, 0, 0
+	};
 
 	h.t2_wall_ns = 2;
 	h.t3_wall_ns = 3;
@@ -106,18 +108,18 @@ static void test_bad_headers(void)
 		size_t width;
 		enum ts_proto_status want;
 	} cases[] = {
-		{"magic", 0, 0x41, 1, TS_STATUS_MALFORMED},
-		{"magic byte 3", 3, 0x00, 1, TS_STATUS_MALFORMED},
-		{"version 0", 4, 0, 1, TS_STATUS_VERSION},
-		{"version 2", 4, 2, 1, TS_STATUS_VERSION},
-		{"type 0", 5, 0, 1, TS_STATUS_TYPE},
-		{"type 9", 5, 9, 1, TS_STATUS_TYPE},
-		{"hdr_len 20", 6, 20, 2, TS_STATUS_MALFORMED},
-		{"hdr_len 50", 6, 50, 2, TS_STATUS_MALFORMED},
-		{"hdr_len > frame", 6, 68, 2, TS_STATUS_MALFORMED},
-		{"frame_len 47", 8, 47, 4, TS_STATUS_MALFORMED},
-		{"frame_len over limit", 8, 1025, 4, TS_STATUS_TOO_BIG},
-		{"frame_len 4 GiB", 8, 0xFFFFFFFFu, 4, TS_STATUS_TOO_BIG},
+		{ "magic", 0, 0x41, 1, TS_STATUS_MALFORMED },
+		{ "magic byte 3", 3, 0x00, 1, TS_STATUS_MALFORMED },
+		{ "version 0", 4, 0, 1, TS_STATUS_VERSION },
+		{ "version 2", 4, 2, 1, TS_STATUS_VERSION },
+		{ "type 0", 5, 0, 1, TS_STATUS_TYPE },
+		{ "type 9", 5, 9, 1, TS_STATUS_TYPE },
+		{ "hdr_len 20", 6, 20, 2, TS_STATUS_MALFORMED },
+		{ "hdr_len 50", 6, 50, 2, TS_STATUS_MALFORMED },
+		{ "hdr_len > frame", 6, 68, 2, TS_STATUS_MALFORMED },
+		{ "frame_len 47", 8, 47, 4, TS_STATUS_MALFORMED },
+		{ "frame_len over limit", 8, 1025, 4, TS_STATUS_TOO_BIG },
+		{ "frame_len 4 GiB", 8, 0xFFFFFFFFu, 4, TS_STATUS_TOO_BIG },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -236,8 +238,8 @@ static void test_garbage_never_ok(void)
 
 static void test_magic_prefix(void)
 {
-	const uint8_t good[4] = {0xC0, 'T', 'S', 'E'};
-	const uint8_t text[4] = {'h', 'e', 'l', 'o'};
+	const uint8_t good[4] = { 0xC0, 'T', 'S', 'E' };
+	const uint8_t text[4] = { 'h', 'e', 'l', 'o' };
 
 	CHECK(ts_proto_magic_prefix(good, 0));
 	CHECK(ts_proto_magic_prefix(good, 1));
@@ -247,16 +249,16 @@ static void test_magic_prefix(void)
 }
 
 UNIT_SUITE(proto_tests) = {
-	{"proto_be_helpers", test_be_helpers},
-	{"proto_encode_layout", test_encode_layout},
-	{"proto_round_trip", test_round_trip},
-	{"proto_every_truncation_needs_more", test_every_truncation_needs_more},
-	{"proto_bad_headers", test_bad_headers},
-	{"proto_oversize_known_from_header", test_oversize_known_from_header},
-	{"proto_maximum_sizes", test_maximum_sizes},
-	{"proto_reply_in_place", test_reply_in_place},
-	{"proto_error_frame", test_error_frame},
-	{"proto_garbage_never_ok", test_garbage_never_ok},
-	{"proto_magic_prefix", test_magic_prefix},
+	{ "proto_be_helpers", test_be_helpers },
+	{ "proto_encode_layout", test_encode_layout },
+	{ "proto_round_trip", test_round_trip },
+	{ "proto_every_truncation_needs_more", test_every_truncation_needs_more },
+	{ "proto_bad_headers", test_bad_headers },
+	{ "proto_oversize_known_from_header", test_oversize_known_from_header },
+	{ "proto_maximum_sizes", test_maximum_sizes },
+	{ "proto_reply_in_place", test_reply_in_place },
+	{ "proto_error_frame", test_error_frame },
+	{ "proto_garbage_never_ok", test_garbage_never_ok },
+	{ "proto_magic_prefix", test_magic_prefix },
 	UNIT_END,
 };

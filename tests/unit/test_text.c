@@ -17,7 +17,7 @@ static void test_message_len(void)
 static void test_reply(void)
 {
 	uint8_t out[64];
-	const uint8_t msg[] = {'h', 'i', 0x00, 0xFE, '\n'};
+	const uint8_t msg[] = { 'h', 'i', 0x00, 0xFE, '\n' };
 	size_t n = ts_text_reply(out, sizeof out, 1764033903541234567LL, msg, sizeof msg);
 
 	CHECK_EQ_U(n, 18 + sizeof msg);
@@ -32,7 +32,7 @@ static void test_reply(void)
 static void test_escape(void)
 {
 	char out[64];
-	const uint8_t msg[] = {'a', '\\', '\r', '\n', '\t', 0x00, 0xFF, '"', 'z'};
+	const uint8_t msg[] = { 'a', '\\', '\r', '\n', '\t', 0x00, 0xFF, '"', 'z' };
 
 	CHECK_EQ_U(ts_text_escape(out, sizeof out, msg, sizeof msg), 19);
 	CHECK_EQ_STR(out, "a\\\\\\r\\n\\t\\x00\\xff\"z");
@@ -46,8 +46,8 @@ static void test_escape(void)
 }
 
 UNIT_SUITE(text_tests) = {
-	{"text_message_len", test_message_len},
-	{"text_reply", test_reply},
-	{"text_escape", test_escape},
+	{ "text_message_len", test_message_len },
+	{ "text_reply", test_reply },
+	{ "text_escape", test_escape },
 	UNIT_END,
 };
