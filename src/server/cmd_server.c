@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -173,6 +174,34 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 	return -1;
 }
 
+/* The server the signal handlers stop; a signal that comes before it
+ * exists is remembered. */
+static struct ts_server *volatile running;
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+	if (running)
+		ts_server_stop(running);
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop_signal;
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	/* A peer that closes while we write must cost an EPIPE, not the
+	 * process. */
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
 int ts_cmd_server(int argc, char **argv)
 {
 	struct ts_server_config cfg = {
@@ -196,5 +225,17 @@ int ts_cmd_server(int argc, char **argv)
 	 * least one largest reply for the loop to make progress. */
 	if (cfg.max_output < cfg.max_message)
 		cfg.max_output = cfg.max_message;
-	return ts_server_run(&cfg, (int)nofile);
+	if (setup_signals() != 0) {
+		fprintf(stderr, "tsecho server: cannot set up signals: %s\n", strerror(errno));
+		return 1;
+	}
+	running = ts_server_start(&cfg, (int)nofile, stdout);
+	if (!running)
+		return 1;
+	if (stop_requested)
+		ts_server_stop(running);
+	rc = ts_server_run(running);
+	ts_server_free(running, rc == 0);
+	running = NULL;
+	return rc == 0 ? 0 : 1;
 }

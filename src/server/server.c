@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,23 +24,6 @@ enum {
 	TICK_MS = 1000, /* the loop wakes at least this often */
 };
 
-/* Set by the signal handler; the loop checks it after every wake-up.  The
- * pipe wakes the loop from its wait (the self-pipe trick). */
-static volatile sig_atomic_t stop_signal;
-static int wake_pipe[2] = { -1, -1 };
-
-static void on_stop_signal(int sig)
-{
-	int saved = errno;
-	char b = 1;
-
-	stop_signal = sig;
-	/* Nothing to do on failure: the pipe is full, so the loop wakes. */
-	if (write(wake_pipe[1], &b, 1) < 0)
-		(void)0;
-	errno = saved;
-}
-
 static void on_wake(struct ts_evloop *loop, int fd, int events, void *arg)
 {
 	char buf[64];
@@ -53,30 +35,30 @@ static void on_wake(struct ts_evloop *loop, int fd, int events, void *arg)
 		;
 }
 
-static int setup_signals(void)
+void ts_server_stop(struct ts_server *srv)
 {
-	struct sigaction sa;
+	int saved = errno;
+	char b = 1;
 
-	if (pipe(wake_pipe) != 0)
+	srv->stop = 1;
+	/* Nothing to do on failure: a full pipe wakes the loop all the same. */
+	if (write(srv->wake_pipe[1], &b, 1) < 0)
+		(void)0;
+	errno = saved;
+}
+
+static int open_wake_pipe(struct ts_server *srv)
+{
+	if (pipe(srv->wake_pipe) != 0)
 		return -errno;
 	for (int i = 0; i < 2; i++) {
-		int rc = ts_net_set_nonblock(wake_pipe[i]);
+		int rc = ts_net_set_nonblock(srv->wake_pipe[i]);
 		if (rc != 0)
 			return rc;
-		if (fcntl(wake_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
+		if (fcntl(srv->wake_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
 			return -errno;
 	}
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop_signal;
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-		return -errno;
-	/* A peer that closes while we write must cost an EPIPE, not the
-	 * process. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) != 0)
-		return -errno;
-	return 0;
+	return ts_evloop_add(srv->loop, srv->wake_pipe[0], TS_EV_READ, on_wake, NULL);
 }
 
 static void close_listeners(struct ts_server *srv)
@@ -222,11 +204,11 @@ static int ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns)
 	return ms > TICK_MS ? TICK_MS : (int)ms;
 }
 
-static int run_loop(struct ts_server *srv)
+int ts_server_run(struct ts_server *srv)
 {
 	int64_t next_mono_ns = INT64_MAX;
 
-	while (!stop_signal) {
+	while (!srv->stop) {
 		int64_t now_mono_ns = ts_mono_ns();
 		int64_t wake_mono_ns = next_mono_ns;
 		int rc;
@@ -251,50 +233,66 @@ static int run_loop(struct ts_server *srv)
 	return 0;
 }
 
-int ts_server_run(const struct ts_server_config *cfg, int max_fds)
+struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fds, FILE *log_out)
 {
-	struct ts_server srv;
-	int64_t start_mono_ns = ts_mono_ns();
-	int status = 1;
+	struct ts_server *srv = calloc(1, sizeof *srv);
 
-	memset(&srv, 0, sizeof srv);
-	srv.cfg = cfg;
-	srv.reserve_fd = -1;
-	ts_log_init(&srv.log, stdout, cfg->log_format, cfg->quiet);
-	srv.rx_cap = RX_CAP > cfg->max_message ? RX_CAP : cfg->max_message;
+	if (!srv) {
+		fprintf(stderr, "tsecho server: cannot start: out of memory\n");
+		return NULL;
+	}
+	srv->cfg = cfg;
+	srv->reserve_fd = -1;
+	srv->wake_pipe[0] = srv->wake_pipe[1] = -1;
+	srv->start_mono_ns = ts_mono_ns();
+	ts_log_init(&srv->log, log_out, cfg->log_format, cfg->quiet);
+	srv->rx_cap = RX_CAP > cfg->max_message ? RX_CAP : cfg->max_message;
 	/* Room for replies up to max_output plus one more, the largest. */
-	srv.tx_cap = cfg->max_output + cfg->max_message + TS_TEXT_PREFIX_MAX;
-	srv.rx = malloc(srv.rx_cap);
-	srv.tx = malloc(srv.tx_cap);
-	srv.loop = ts_evloop_new(max_fds);
-	if (!srv.rx || !srv.tx || !srv.loop) {
+	srv->tx_cap = cfg->max_output + cfg->max_message + TS_TEXT_PREFIX_MAX;
+	srv->rx = malloc(srv->rx_cap);
+	srv->tx = malloc(srv->tx_cap);
+	srv->loop = ts_evloop_new(max_fds);
+	if (!srv->rx || !srv->tx || !srv->loop) {
 		fprintf(stderr, "tsecho server: cannot start: %s\n", strerror(errno));
-		goto out;
+		goto fail;
 	}
-	if (setup_signals() != 0 ||
-	    ts_evloop_add(srv.loop, wake_pipe[0], TS_EV_READ, on_wake, NULL) != 0) {
-		fprintf(stderr, "tsecho server: cannot set up signals: %s\n", strerror(errno));
-		goto out;
+	if (open_wake_pipe(srv) != 0) {
+		fprintf(stderr, "tsecho server: cannot open a pipe: %s\n", strerror(errno));
+		goto fail;
 	}
-	srv.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (srv.reserve_fd < 0) {
+	srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (srv->reserve_fd < 0) {
 		fprintf(stderr, "tsecho server: cannot open /dev/null: %s\n", strerror(errno));
-		goto out;
+		goto fail;
 	}
-	if (bind_all(&srv) != 0 || start_listeners(&srv) != 0)
-		goto out;
-	if (run_loop(&srv) != 0)
-		goto out;
-	status = 0;
-out:
-	close_listeners(&srv);
-	ts_tcp_close_all(&srv);
-	if (status == 0)
-		ts_log_summary(&srv.log, &srv.stats, ts_mono_ns() - start_mono_ns);
-	if (srv.reserve_fd >= 0)
-		close(srv.reserve_fd);
-	ts_evloop_free(srv.loop);
-	free(srv.rx);
-	free(srv.tx);
-	return status;
+	if (bind_all(srv) != 0 || start_listeners(srv) != 0)
+		goto fail;
+	return srv;
+fail:
+	ts_server_free(srv, 0);
+	return NULL;
+}
+
+int ts_server_port(const struct ts_server *srv)
+{
+	return srv->n_listeners > 0 ? ts_net_local_port(srv->listeners[0].fd) : -1;
+}
+
+void ts_server_free(struct ts_server *srv, int summary)
+{
+	if (!srv)
+		return;
+	close_listeners(srv);
+	ts_tcp_close_all(srv);
+	if (summary)
+		ts_log_summary(&srv->log, &srv->stats, ts_mono_ns() - srv->start_mono_ns);
+	if (srv->reserve_fd >= 0)
+		close(srv->reserve_fd);
+	for (int i = 0; i < 2; i++)
+		if (srv->wake_pipe[i] >= 0)
+			close(srv->wake_pipe[i]);
+	ts_evloop_free(srv->loop);
+	free(srv->rx);
+	free(srv->tx);
+	free(srv);
 }

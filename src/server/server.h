@@ -3,6 +3,7 @@
 #define TSECHO_SERVER_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "log.h"
 
@@ -23,10 +24,27 @@ struct ts_server_config {
 	enum ts_log_format log_format;
 };
 
-/* Runs the server until SIGINT or SIGTERM, then prints the summary.
- * Returns 0, or 1 when it could not start (a one-line reason is on
- * stderr). */
-int ts_server_run(const struct ts_server_config *cfg, int max_fds);
+struct ts_server;
+
+/* Binds every listener and logs one 'listening on' line each to log_out.
+ * cfg must outlive the server.  max_fds bounds the descriptors it can
+ * serve.  Returns NULL when it cannot (a one-line reason is on stderr). */
+struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fds, FILE *log_out);
+
+/* Serves until ts_server_stop.  Returns 0, or -1 on a fatal event-loop
+ * error (reported on stderr). */
+int ts_server_run(struct ts_server *srv);
+
+/* Makes ts_server_run return soon.  Safe in a signal handler and from
+ * another thread. */
+void ts_server_stop(struct ts_server *srv);
+
+/* The port the server listens on (all its sockets share it), or -1. */
+int ts_server_port(const struct ts_server *srv);
+
+/* Closes every connection and listener, logs the summary when asked, and
+ * frees srv.  NULL is fine. */
+void ts_server_free(struct ts_server *srv, int summary);
 
 /* The `tsecho server` command: parses argv, runs. */
 int ts_cmd_server(int argc, char **argv);

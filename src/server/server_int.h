@@ -3,6 +3,7 @@
 #ifndef TSECHO_SERVER_INT_H
 #define TSECHO_SERVER_INT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -50,6 +51,13 @@ struct ts_server {
 	 * otherwise a level-triggered listener would wake the loop forever. */
 	int reserve_fd;
 	int64_t accept_paused_until_mono_ns; /* 0: accepting */
+
+	/* ts_server_stop sets stop and writes to the pipe, which wakes the
+	 * loop from its wait (the self-pipe trick: safe in a signal
+	 * handler and from another thread). */
+	volatile sig_atomic_t stop;
+	int wake_pipe[2];
+	int64_t start_mono_ns;
 };
 
 /* tcp.c */
