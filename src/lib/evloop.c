@@ -108,19 +108,23 @@ int ts_evloop_run_once(struct ts_evloop *loop, int timeout_ms)
 		return 0;
 	if (n < 0)
 		return n;
-	for (int i = 0; i < n; i++) {
-		const struct ts_ev_fired *f = &loop->fired[i];
-		struct ts_ev_slot *s = &loop->slots[f->fd];
-		int events;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < n; i++) {
+			const struct ts_ev_fired *f = &loop->fired[i];
+			struct ts_ev_slot *s = &loop->slots[f->fd];
+			int events;
 
-		/* An earlier callback of this round may have deleted this fd,
-		 * or deleted it and registered a new one with the same number:
-		 * the generation tells. */
-		if (!s->cb || s->gen != f->gen)
-			continue;
-		events = f->events & s->events;
-		if (events)
-			s->cb(loop, f->fd, events, s->arg);
+			/* An earlier callback of this round may have deleted
+			 * this fd, or deleted it and registered a new one with
+			 * the same number: the generation tells. */
+			if (!s->cb || s->gen != f->gen)
+				continue;
+			if (!!(s->events & TS_EV_DEFER) != pass)
+				continue;
+			events = f->events & s->events & (TS_EV_READ | TS_EV_WRITE);
+			if (events)
+				s->cb(loop, f->fd, events, s->arg);
+		}
 	}
 	return n;
 }

@@ -8,6 +8,11 @@
 enum {
 	TS_EV_READ = 1,
 	TS_EV_WRITE = 2,
+	/* Not an event: with it, fd's callback runs after those of every
+	 * other fd that fired in the same wait.  A server gives it to its
+	 * listeners, so peers already admitted are served (and the
+	 * descriptors of those that left are freed) before new ones come in. */
+	TS_EV_DEFER = 4,
 };
 
 struct ts_evloop;

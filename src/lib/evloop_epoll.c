@@ -52,6 +52,8 @@ int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_
 	struct epoll_event ev = { 0 };
 	int op;
 
+	old_events &= TS_EV_READ | TS_EV_WRITE;
+	new_events &= TS_EV_READ | TS_EV_WRITE;
 	if (old_events == 0 && new_events == 0)
 		return 0;
 	op = old_events == 0 ? EPOLL_CTL_ADD : new_events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD;

@@ -66,6 +66,7 @@ int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_
 	int at = b->index[fd];
 
 	(void)old_events;
+	new_events &= TS_EV_READ | TS_EV_WRITE;
 	if (new_events == 0) {
 		if (at >= 0) {
 			b->n--;

@@ -179,7 +179,8 @@ static int start_listeners(struct ts_server *srv)
 		int rc;
 
 		if (l->type == SOCK_STREAM)
-			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ, ts_tcp_on_accept, srv);
+			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ | TS_EV_DEFER,
+					   ts_tcp_on_accept, srv);
 		else
 			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ, ts_udp_on_readable, srv);
 		if (rc != 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0) {

@@ -425,7 +425,8 @@ void ts_tcp_listeners_watch(struct ts_server *srv, int on)
 	for (int i = 0; i < srv->n_listeners; i++) {
 		if (srv->listeners[i].type != SOCK_STREAM)
 			continue;
-		if (ts_evloop_set(srv->loop, srv->listeners[i].fd, on ? TS_EV_READ : 0) != 0)
+		if (ts_evloop_set(srv->loop, srv->listeners[i].fd,
+				  on ? TS_EV_READ | TS_EV_DEFER : TS_EV_DEFER) != 0)
 			srv->stats.errors++;
 	}
 }

@@ -108,7 +108,53 @@ static void test_hangup_reported(void)
 	ts_evloop_free(loop);
 }
 
+static int order[4];
+static int n_order;
+
+static void note_order(struct ts_evloop *loop, int fd, int events, void *arg)
+{
+	char c;
+
+	(void)loop;
+	(void)events;
+	if (read(fd, &c, 1) != 1)
+		UNIT_FAIL("read from a ready pipe failed");
+	if (n_order < 4)
+		order[n_order++] = *(int *)arg;
+}
+
+static void test_deferred_run_last(void)
+{
+	struct ts_evloop *loop = ts_evloop_new(1024);
+	int p[3][2];
+	int ids[3] = { 0, 1, 2 };
+
+	n_order = 0;
+	/* The first registered is deferred: it must run after the others,
+	 * whatever order the backend reports them in. */
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_I(pipe(p[i]), 0);
+		CHECK_EQ_I(ts_evloop_add(loop, p[i][0], TS_EV_READ | (i == 0 ? TS_EV_DEFER : 0),
+					 note_order, &ids[i]),
+			   0);
+		CHECK_EQ_I(write(p[i][1], "x", 1), 1);
+	}
+	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 3);
+	CHECK_EQ_I(n_order, 3);
+	CHECK_EQ_I(order[2], 0);
+	/* Deferred alone, interest off: not reported. */
+	CHECK_EQ_I(ts_evloop_set(loop, p[0][0], TS_EV_DEFER), 0);
+	CHECK_EQ_I(write(p[0][1], "x", 1), 1);
+	CHECK_EQ_I(ts_evloop_run_once(loop, 10), 0);
+	for (int i = 0; i < 3; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	ts_evloop_free(loop);
+}
+
 UNIT_SUITE(evloop_tests) = {
+	{ "evloop_deferred_run_last", test_deferred_run_last },
 	{ "evloop_read_write_and_interest", test_read_write_and_interest },
 	{ "evloop_delete_during_dispatch", test_delete_during_dispatch },
 	{ "evloop_hangup_reported", test_hangup_reported },

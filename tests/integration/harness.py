@@ -1,0 +1,559 @@
+"""Integration test harness for tsecho: start the real binary, talk to it.
+
+Python 3 standard library only.  Every wait is bounded and every socket
+operation has a timeout, so a broken server makes a test fail, never hang.
+
+The binary is $TSECHO (relative to the current directory, which is the repo
+root when the suite runs), or ./tsecho at the repository root.
+"""
+
+import atexit
+import json
+import os
+import re
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+
+START_TIMEOUT_S = 5.0   # listening lines must appear within this
+STOP_TIMEOUT_S = 5.0    # SIGTERM, then SIGKILL after this
+IO_TIMEOUT_S = 5.0      # default for every socket operation
+
+# A reply's "<server time>:" prefix (docs/protocol.md, section 1).
+TIME_RE = rb"\d+\.\d{6}"
+TIME_PREFIX_MAX = 21    # at most 21 bytes of prefix (protocol.md, UDP)
+
+# Binary probe protocol v1 (docs/protocol.md, section 2).
+MAGIC = b"\xc0TSE"
+HDR_LEN = 48
+TYPE_PROBE, TYPE_REPLY, TYPE_ERROR = 1, 2, 3
+ST_OK, ST_MALFORMED, ST_TOO_BIG, ST_VERSION, ST_TYPE = 0, 1, 2, 3, 4
+# magic, version, type, hdr_len, frame_len, status, flags, seq, t1, t2, t3
+_HDR = struct.Struct(">4sBBHIHHQQQQ")
+assert _HDR.size == HDR_LEN
+
+
+class SkipTest(Exception):
+    """Raised by a test that cannot run on this host; the runner prints SKIP."""
+
+
+def tsecho_path():
+    path = os.environ.get("TSECHO")
+    if path:
+        return os.path.abspath(path)
+    return os.path.join(REPO, "tsecho")
+
+
+def require_binary():
+    path = tsecho_path()
+    if not os.access(path, os.X_OK):
+        raise AssertionError("tsecho binary not found or not executable at %s "
+                             "(build it with make, or set TSECHO)" % path)
+    return path
+
+
+# ---------------------------------------------------------------- frames
+
+def build_frame(type_=TYPE_PROBE, seq=0, t1=0, t2=0, t3=0, payload=b"",
+                ext=b"", version=1, hdr_len=None, frame_len=None, status=0,
+                flags=0, magic=MAGIC):
+    """Bytes of one frame; hdr_len and frame_len are computed unless given."""
+    if hdr_len is None:
+        hdr_len = HDR_LEN + len(ext)
+    if frame_len is None:
+        frame_len = HDR_LEN + len(ext) + len(payload)
+    hdr = _HDR.pack(magic, version, type_, hdr_len, frame_len, status, flags,
+                    seq, t1, t2, t3)
+    return hdr + ext + payload
+
+
+def build_ext(ext_type, value):
+    """One extension TLV, zero-padded to a multiple of 4."""
+    raw = struct.pack(">HH", ext_type, len(value)) + value
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def parse_frame(buf):
+    """Dict of the header fields of the frame at buf, plus its payload."""
+    if len(buf) < HDR_LEN:
+        raise AssertionError("frame shorter than a header: %d bytes: %r"
+                             % (len(buf), buf[:64]))
+    (magic, version, type_, hdr_len, frame_len, status, flags, seq, t1, t2,
+     t3) = _HDR.unpack_from(buf)
+    return dict(magic=magic, version=version, type=type_, hdr_len=hdr_len,
+                frame_len=frame_len, status=status, flags=flags, seq=seq,
+                t1=t1, t2=t2, t3=t3, ext=buf[HDR_LEN:hdr_len],
+                payload=buf[hdr_len:frame_len], raw=buf)
+
+
+def recv_frame(sock, timeout=IO_TIMEOUT_S):
+    """Reads exactly one frame from a stream socket and parses it."""
+    head = recv_exact(sock, HDR_LEN, timeout)
+    f = parse_frame(head)
+    if f["magic"] != MAGIC:
+        raise AssertionError("reply does not start with the magic: %r" % head)
+    if f["frame_len"] < HDR_LEN or f["frame_len"] > (1 << 20):
+        raise AssertionError("reply frame_len out of range: %d" % f["frame_len"])
+    rest = recv_exact(sock, f["frame_len"] - HDR_LEN, timeout)
+    return parse_frame(head + rest)
+
+
+def check_reply(probe, reply_raw, now_ns=None):
+    """Asserts reply_raw is the reply to probe bytes (protocol.md, Exchange)."""
+    if now_ns is None:
+        now_ns = time.time_ns()
+    p, r = parse_frame(probe), parse_frame(reply_raw)
+    assert len(reply_raw) == len(probe), \
+        "reply is %d bytes, probe was %d" % (len(reply_raw), len(probe))
+    assert r["magic"] == MAGIC, r["magic"]
+    assert r["type"] == TYPE_REPLY, "reply type %d, want 2 (status %d)" % (
+        r["type"], r["status"])
+    for k in ("version", "hdr_len", "frame_len", "status", "flags", "seq",
+              "t1", "ext", "payload"):
+        assert r[k] == p[k], "reply field %s differs: %r != %r" % (
+            k, r[k] if k not in ("ext", "payload") else r[k][:32],
+            p[k] if k not in ("ext", "payload") else p[k][:32])
+    assert r["t2"] != 0 and r["t3"] != 0, "t2=%d t3=%d" % (r["t2"], r["t3"])
+    assert r["t3"] >= r["t2"], "t3 %d < t2 %d" % (r["t3"], r["t2"])
+    for k in ("t2", "t3"):
+        assert abs(r[k] - now_ns) < 60 * 10**9, \
+            "%s=%d is not within 60 s of local time %d" % (k, r[k], now_ns)
+    return r
+
+
+def check_error(raw, status, seq=None):
+    """Asserts raw is a 48-byte error frame with this status."""
+    assert len(raw) == HDR_LEN, "error frame is %d bytes, want 48" % len(raw)
+    e = parse_frame(raw)
+    assert e["magic"] == MAGIC, e["magic"]
+    assert e["version"] == 1, e["version"]
+    assert e["type"] == TYPE_ERROR, "type %d, want 3" % e["type"]
+    assert e["status"] == status, "status %d, want %d" % (e["status"], status)
+    assert e["hdr_len"] == HDR_LEN and e["frame_len"] == HDR_LEN, \
+        "hdr_len %d frame_len %d" % (e["hdr_len"], e["frame_len"])
+    assert e["t1"] == e["t2"] == e["t3"] == 0, \
+        "times not 0: %d %d %d" % (e["t1"], e["t2"], e["t3"])
+    if seq is not None:
+        assert e["seq"] == seq, "seq %d, want %d" % (e["seq"], seq)
+    return e
+
+
+# ---------------------------------------------------------------- sockets
+
+def tcp_connect(host, port, timeout=IO_TIMEOUT_S):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def udp_socket(host, timeout=IO_TIMEOUT_S):
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    return s
+
+
+def recv_exact(sock, n, timeout=IO_TIMEOUT_S):
+    """Exactly n bytes, or AssertionError on EOF or when timeout passes."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while len(buf) < n:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out after %.1f s with %d of %d bytes: %r"
+                                 % (timeout, len(buf), n, buf[:80]))
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(n - len(buf))
+        except socket.timeout:
+            continue
+        if not chunk:
+            raise AssertionError("EOF after %d of %d bytes: %r"
+                                 % (len(buf), n, buf[:80]))
+        buf += chunk
+    return buf
+
+
+def recv_until(sock, done, timeout=IO_TIMEOUT_S, what="reply"):
+    """Reads until done(buf) is true; AssertionError on EOF or timeout."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    while not done(buf):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("timed out after %.1f s waiting for %s; have %r"
+                                 % (timeout, what, buf[-200:]))
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        if not chunk:
+            raise AssertionError("EOF while waiting for %s; have %r"
+                                 % (what, buf[-200:]))
+        buf += chunk
+    return buf
+
+
+def recv_lines(sock, n, timeout=IO_TIMEOUT_S):
+    """Reads until n LF-terminated lines are in; returns the raw bytes."""
+    return recv_until(sock, lambda b: b.count(b"\n") >= n, timeout,
+                      "%d reply lines" % n)
+
+
+def wait_eof(sock, timeout=IO_TIMEOUT_S, allow_reset=False):
+    """Drains sock until EOF; returns (data, how) with how 'eof' or 'reset'.
+
+    Fails when the connection stays open past timeout, or on a reset unless
+    allow_reset."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("connection still open after %.1f s (read %d bytes: %r)"
+                                 % (timeout, len(data), data[-80:]))
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            if allow_reset:
+                return data, "reset"
+            raise AssertionError("connection reset instead of EOF (read %r)"
+                                 % data[-80:])
+        if not chunk:
+            return data, "eof"
+        data += chunk
+
+
+def text_reply_re(msg):
+    return re.compile(b"(" + TIME_RE + b"):" + re.escape(msg), re.S)
+
+
+def check_time_field(t_bytes, now=None):
+    """Asserts a text timestamp has 6 decimals and is within 60 s of now."""
+    if now is None:
+        now = time.time()
+    assert re.fullmatch(TIME_RE, t_bytes), "bad timestamp %r" % t_bytes
+    assert abs(float(t_bytes) - now) < 60, \
+        "timestamp %s is not within 60 s of local time %.6f" % (t_bytes, now)
+
+
+def text_exchange(sock, msg, timeout=IO_TIMEOUT_S):
+    """Sends msg and expects exactly b'<T>:' + msg back; returns T (bytes).
+
+    msg must contain at most one LF, at its end, so it is one message."""
+    sock.settimeout(timeout)
+    sock.sendall(msg)
+    pat = text_reply_re(msg)
+    # Stop once the message is back after a ':' (a whole reply, right or
+    # wrong), or once more arrived than any right reply holds.
+    buf = recv_until(sock, lambda b: b.endswith(b":" + msg) or
+                     len(b) > len(msg) + TIME_PREFIX_MAX,
+                     timeout, "reply to %r" % msg[:40])
+    m = pat.fullmatch(buf)
+    assert m, "reply %r does not match <T>:%r" % (buf[:120], msg[:60])
+    check_time_field(m.group(1))
+    return m.group(1)
+
+
+def tcp_state(local_port, remote_port):
+    """State (hex string, '01' = ESTABLISHED) of the TCP socket with this
+    local and remote port, from /proc/net/tcp{,6}; None when there is none."""
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(name) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            lport = int(cols[1].rsplit(":", 1)[1], 16)
+            rport = int(cols[2].rsplit(":", 1)[1], 16)
+            if lport == local_port and rport == remote_port:
+                return cols[3]
+    return None
+
+
+def have_ipv6_loopback():
+    if not socket.has_ipv6:
+        return False
+    try:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return False
+    try:
+        s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        stat = f.read()
+    fields = stat[stat.rindex(")") + 2:].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def raise_nofile(want):
+    """Raises this process's soft RLIMIT_NOFILE to at least want (if the hard
+    limit allows); returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    return soft
+
+
+# ---------------------------------------------------------------- server
+
+_LISTEN_RE = re.compile(r"^listening on (tcp|udp) (.+):(\d+)$")
+_live = []   # servers not yet stopped, killed at exit as a last resort
+
+
+def _pipe_reader(stream, sink, cond):
+    for raw in iter(stream.readline, b""):
+        line = raw.decode("utf-8", "replace").rstrip("\n")
+        with cond:
+            sink.append(line)
+            cond.notify_all()
+    with cond:
+        sink.append(None)          # end of stream marker
+        cond.notify_all()
+
+
+class Server:
+    """A running `tsecho server`; use as a context manager so it is stopped.
+
+    Attributes after start: tcp_port, udp_port, tcp_addrs, udp_addrs."""
+
+    def __init__(self, *args, listen="127.0.0.1", nofile=None, json_log=False,
+                 listeners=1):
+        """Starts `tsecho server [-l listen -p 0] ARGS` and waits until it has
+        printed `listeners` tcp and `listeners` udp listening lines (fewer of
+        a kind with --no-tcp/--no-udp).  nofile sets its RLIMIT_NOFILE."""
+        self.args = [require_binary(), "server"]
+        if listen is not None:
+            self.args += ["-l", listen, "-p", "0"]
+        self.args += list(args)
+        self.json_log = json_log or "json" in args
+        preexec = None
+        if nofile is not None:
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE,
+                                     preexec_fn=preexec)
+        _live.append(self)
+        self.pid = self.proc.pid
+        self.cond = threading.Condition()
+        self.out, self.err = [], []
+        self.threads = [
+            threading.Thread(target=_pipe_reader, daemon=True,
+                             args=(self.proc.stdout, self.out, self.cond)),
+            threading.Thread(target=_pipe_reader, daemon=True,
+                             args=(self.proc.stderr, self.err, self.cond)),
+        ]
+        for t in self.threads:
+            t.start()
+        self.returncode = None
+        self.tcp_port = self.udp_port = None
+        self.tcp_addrs, self.udp_addrs = [], []
+        try:
+            self._wait_listening(0 if "--no-tcp" in args else listeners,
+                                 0 if "--no-udp" in args else listeners)
+        except BaseException:
+            self.stop()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        code = self.stop()
+        if exc_type is None:
+            # Every test ends with SIGTERM (the spec: exit 0), and a clean
+            # run leaves no sanitizer report behind.
+            self.check_clean_exit(code)
+        return False
+
+    def check_clean_exit(self, code):
+        reports = [l for l in self.stderr_lines()
+                   if "Sanitizer" in l or "runtime error:" in l]
+        assert not reports, "sanitizer report: %s" % "\n".join(
+            self.stderr_lines()[-40:])
+        assert code == 0, "server exit %r after SIGTERM, want 0; %s" % (
+            code, self.describe())
+
+    # -- output
+
+    def lines(self):
+        with self.cond:
+            return [l for l in self.out if l is not None]
+
+    def stderr_lines(self):
+        with self.cond:
+            return [l for l in self.err if l is not None]
+
+    def describe(self):
+        out, err = self.lines(), self.stderr_lines()
+        return ("stdout (%d lines, last 15): %r\nstderr: %r"
+                % (len(out), out[-15:], err[-10:]))
+
+    def wait_line(self, pred, timeout=IO_TIMEOUT_S, start=0, what="line"):
+        """First stdout line (index >= start) for which pred(line) is true."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            i = start
+            while True:
+                while i < len(self.out):
+                    line = self.out[i]
+                    if line is None:
+                        raise AssertionError("server stdout ended before %s; %s"
+                                             % (what, self._describe_locked()))
+                    if pred(line):
+                        return line
+                    i += 1
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError("no %s within %.1f s; %s"
+                                         % (what, timeout, self._describe_locked()))
+                self.cond.wait(left)
+
+    def _describe_locked(self):
+        out = [l for l in self.out if l is not None]
+        err = [l for l in self.err if l is not None]
+        return ("stdout (%d lines, last 15): %r; stderr: %r; exit %r"
+                % (len(out), out[-15:], err[-10:], self.proc.poll()))
+
+    def _parse_listening(self, line):
+        if self.json_log:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                return None
+            if not isinstance(ev, dict) or ev.get("event") != "listening":
+                return None
+            proto, addr = ev.get("proto"), str(ev.get("addr", ""))
+            host, _, port = addr.rpartition(":")
+            if proto not in ("tcp", "udp") or not port.isdigit():
+                raise AssertionError("bad listening event: %r" % line)
+            return proto, host, int(port)
+        m = _LISTEN_RE.match(line)
+        if not m:
+            return None
+        return m.group(1), m.group(2), int(m.group(3))
+
+    def _wait_listening(self, want_tcp, want_udp):
+        deadline = time.monotonic() + START_TIMEOUT_S
+        seen = 0
+        while len(self.tcp_addrs) < want_tcp or len(self.udp_addrs) < want_udp:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("server did not print its listening lines "
+                                     "within %.0f s; %s" % (START_TIMEOUT_S,
+                                                            self.describe()))
+            with self.cond:
+                if seen >= len(self.out):
+                    self.cond.wait(left)
+                new = self.out[seen:]
+                seen = len(self.out)
+            for line in new:
+                if line is None:
+                    raise AssertionError("server exited before listening "
+                                         "(exit %r); %s" % (self.proc.poll(),
+                                                            self.describe()))
+                got = self._parse_listening(line)
+                if got is None:
+                    continue
+                proto, host, port = got
+                if proto == "tcp":
+                    self.tcp_addrs.append((host, port))
+                    self.tcp_port = self.tcp_port or port
+                else:
+                    self.udp_addrs.append((host, port))
+                    self.udp_port = self.udp_port or port
+
+    # -- lifetime
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def send_signal(self, sig):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+
+    def wait_exit(self, timeout=STOP_TIMEOUT_S):
+        """Exit code, or None if still running after timeout."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM):
+        """SIGTERM (or sig), bounded wait, then SIGKILL.  Returns the exit
+        code of the graceful stop, or None when SIGKILL was needed."""
+        if self.returncode is not None or self not in _live:
+            return self.returncode
+        code = None
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+            code = self.wait_exit(STOP_TIMEOUT_S)
+            if code is None:
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT_S)
+        finally:
+            if self in _live:
+                _live.remove(self)
+            for t in self.threads:
+                t.join(2.0)
+            for f in (self.proc.stdout, self.proc.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self.returncode = code
+        return code
+
+
+@atexit.register
+def _kill_leftovers():
+    for srv in list(_live):
+        try:
+            srv.proc.kill()
+            srv.proc.wait(2)
+        except Exception:
+            pass
+
+
+def run_cli(*args, timeout=10):
+    """Runs `tsecho ARGS` to completion: (exit code, stdout, stderr)."""
+    try:
+        p = subprocess.run([require_binary()] + list(args),
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("tsecho %s did not exit within %d s (stdout %r)"
+                             % (" ".join(args), timeout, e.stdout))
+    return (p.returncode, p.stdout.decode("utf-8", "replace"),
+            p.stderr.decode("utf-8", "replace"))
