@@ -18,8 +18,8 @@ for suite in unit integration; do
 	rc=$?
 	cat "$out"
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
-	pass=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
-	fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+	pass=$(echo "$line" | grep -oE '[0-9]+ passed' | cut -d' ' -f1)
+	fail=$(echo "$line" | grep -oE '[0-9]+ failed' | cut -d' ' -f1)
 	if [ -z "$line" ]; then
 		echo "check: $suite suite printed no result line (exit $rc)"
 		pass=0
