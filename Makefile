@@ -37,9 +37,13 @@ endif
 LDLIBS += -lm -lpthread
 
 LIB_SRC := src/lib/buf.c src/lib/clock.c src/lib/evloop.c src/lib/evloop_$(EVLOOP).c \
-	src/lib/net.c src/lib/parse.c src/lib/proto.c src/lib/text.c
+	src/lib/hist.c src/lib/json.c src/lib/net.c src/lib/parse.c src/lib/proto.c \
+	src/lib/stats.c src/lib/text.c
 APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/server.c \
-	src/server/tcp.c src/server/udp.c
+	src/server/tcp.c src/server/udp.c src/client/builtin.c src/client/client.c \
+	src/client/hello.c src/client/mode_connect.c src/client/mode_echo.c \
+	src/client/mode_probe.c src/client/mode_text.c src/client/ping.c \
+	src/client/pinger.c src/client/report.c src/client/target.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 
@@ -53,8 +57,10 @@ UNIT_BIN := $(BUILD)/unit-tests
 
 all: tsecho
 
+# Copied then renamed: a running ./tsecho (a benchmark, a test) keeps its
+# old file and the new one takes the name.
 tsecho: $(BIN)
-	cp $(BIN) $@
+	cp $(BIN) $@.tmp && mv -f $@.tmp $@
 
 $(BIN): $(APP_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -2,19 +2,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "client/commands.h"
 #include "server/server.h"
-
-#ifndef TSECHO_VERSION
-#define TSECHO_VERSION "0.1.0"
-#endif
 
 static const char usage[] = "usage: tsecho COMMAND [options]\n"
 			    "\n"
-			    "A network latency measurement tool: a timestamping reflector and,\n"
-			    "in later versions, clients that measure against it.\n"
+			    "A network latency measurement tool: round trip, clock offset and\n"
+			    "one-way delays, against its own timestamping reflector.\n"
 			    "\n"
 			    "commands:\n"
-			    "  server    run the timestamping reflector (tsecho server --help)\n"
+			    "  ping      measure against a server (no host: a built-in one)\n"
+			    "  client    the seed's interactive client, with measurements\n"
+			    "  server    run the timestamping reflector\n"
+			    "\n"
+			    "Each command has --help.\n"
 			    "\n"
 			    "  -h, --help       this help\n"
 			    "  -V, --version    print the version\n";
@@ -25,6 +26,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "ping", ts_cmd_ping },
+	{ "client", ts_cmd_client },
 	{ "server", ts_cmd_server },
 };
 

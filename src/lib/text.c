@@ -74,3 +74,31 @@ size_t ts_text_escape(char *dst, size_t cap, const uint8_t *msg, size_t len)
 	dst[pos] = '\0';
 	return pos;
 }
+
+int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns)
+{
+	int64_t sec = 0, frac_ns = 0, scale = 100000000;
+	size_t i = 0;
+
+	if (len == 0 || len > 40)
+		return -1;
+	for (; i < len && s[i] != '.'; i++) {
+		if (s[i] < '0' || s[i] > '9' || sec > 99999999999LL)
+			return -1;
+		sec = sec * 10 + (s[i] - '0');
+	}
+	if (i == 0)
+		return -1;
+	if (i < len) {
+		if (++i == len)
+			return -1; /* "123." */
+		for (; i < len; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				return -1;
+			frac_ns += (s[i] - '0') * scale;
+			scale /= 10;
+		}
+	}
+	*wall_ns = sec * 1000000000LL + frac_ns;
+	return 0;
+}

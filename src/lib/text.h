@@ -13,6 +13,12 @@
 /* The seed's quit signal: a message starting with telnet's IAC byte. */
 #define TS_TEXT_QUIT_BYTE 0xFFu
 
+/* Protocol discovery (docs/ping.md): a client asks with this text
+ * message; a tsecho server answers "<time>:" TS_HELLO_ANSWER, where a plain
+ * text reflector echoes the question. */
+#define TS_HELLO_ASK "tsecho?\n"
+#define TS_HELLO_ANSWER "tsecho 1\n"
+
 /* Length of the first message in buf[0..len): through the first LF, or all
  * of it when there is none.  0 only when len is 0. */
 size_t ts_text_message_len(const uint8_t *buf, size_t len);
@@ -26,5 +32,10 @@ size_t ts_text_reply(uint8_t *dst, size_t cap, int64_t wall_ns, const uint8_t *m
  * "..." instead.  dst is always NUL-terminated (cap >= 4); returns the
  * length written. */
 size_t ts_text_escape(char *dst, size_t cap, const uint8_t *msg, size_t len);
+
+/* Parses "<seconds>[.<fraction>]" (the seed's time.time(), tsecho's
+ * six decimals, up to nine fraction digits used) into nanoseconds since
+ * the epoch.  Returns 0, or -1 when s[0..len) is not such a number. */
+int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns);
 
 #endif

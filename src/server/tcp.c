@@ -173,6 +173,12 @@ static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t 
 	return h.frame_len;
 }
 
+static bool is_hello(const uint8_t *p, size_t len)
+{
+	size_t n = strlen(TS_HELLO_ASK);
+	return len == n && memcmp(p, TS_HELLO_ASK, n) == 0;
+}
+
 /* Answers one text message at p; returns the bytes it used. */
 static size_t answer_text(struct conn *c, const uint8_t *p, size_t n, int64_t rx_wall_ns,
 			  size_t *tx_len)
@@ -184,6 +190,14 @@ static size_t answer_text(struct conn *c, const uint8_t *p, size_t n, int64_t rx
 	if (p[0] == TS_TEXT_QUIT_BYTE) {
 		c->state = ST_QUIT;
 		return n;
+	}
+	if (is_hello(p, len)) {
+		/* A client asks what we speak: say so, and let its next
+		 * bytes choose the protocol again (docs/ping.md). */
+		*tx_len += ts_text_reply(srv->tx + *tx_len, srv->tx_cap - *tx_len, rx_wall_ns,
+					 (const uint8_t *)TS_HELLO_ANSWER, strlen(TS_HELLO_ANSWER));
+		c->proto = PROTO_UNKNOWN;
+		return len;
 	}
 	/* tx_cap leaves room for one reply beyond max_output, so this fits. */
 	*tx_len += ts_text_reply(srv->tx + *tx_len, srv->tx_cap - *tx_len, rx_wall_ns, p, len);

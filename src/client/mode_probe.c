@@ -1,0 +1,160 @@
+/* Ping mode "probe": tsecho's binary protocol over TCP or UDP, four
+ * timestamps a reply.  Over TCP it first asks what the server speaks
+ * (docs/ping.md) and hands over to the text mode for a seed-style server. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../lib/clock.h"
+#include "../lib/proto.h"
+#include "../lib/text.h"
+#include "hello.h"
+#include "pinger.h"
+
+enum { DATAGRAMS_PER_READY = 64 };
+
+static int probe_start(struct ts_pinger *p)
+{
+	if (ts_pinger_connect(p) != 0)
+		return -1;
+	if (p->opt->udp)
+		return 0;
+	switch (ts_hello(p->fd, p->opt->timeout_ns, p->error, sizeof p->error)) {
+	case TS_HELLO_TSECHO:
+		return 0;
+	case TS_HELLO_TEXT:
+		p->mode = &ts_mode_text;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int probe_send(struct ts_pinger *p, uint64_t seq)
+{
+	struct ts_proto_hdr h = {
+		.version = TS_PROTO_VERSION,
+		.type = TS_MSG_PROBE,
+		.hdr_len = TS_PROTO_HDR_LEN,
+		.frame_len = (uint32_t)p->opt->size,
+		.seq = seq,
+	};
+	int64_t mono_ns = ts_mono_ns();
+
+	/* t1 as late as possible before the send. */
+	h.t1_wall_ns = (uint64_t)ts_pinger_sent(p, seq, mono_ns, ts_wall_ns());
+	ts_proto_encode_hdr(p->scratch, &h);
+	if (!p->opt->udp)
+		return ts_pinger_write(p, p->scratch, p->opt->size);
+	if (send(p->fd, p->scratch, p->opt->size, 0) < 0) {
+		/* A datagram the kernel would not take is lost like any
+		 * other; an ICMP error from an earlier one says why. */
+		if (errno == ECONNREFUSED)
+			ts_pinger_failed(p, seq, "port unreachable");
+		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+			ts_pinger_failed(p, seq, strerror(errno));
+	}
+	return 0;
+}
+
+/* One reply frame at buf; -1 when it is an error frame or not a reply. */
+static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_proto_hdr *h,
+		      int64_t t4_mono_ns, int64_t t4_wall_ns)
+{
+	const struct ts_send_slot *slot = ts_pinger_slot(p, h->seq);
+	struct ts_sample s;
+
+	(void)buf;
+	if (h->type == TS_MSG_ERROR) {
+		snprintf(p->error, sizeof p->error, "the server refused a probe: %s",
+			 ts_proto_status_str((enum ts_proto_status)h->status));
+		return -1;
+	}
+	if (h->type != TS_MSG_REPLY) {
+		snprintf(p->error, sizeof p->error, "unexpected frame type %u from the server",
+			 h->type);
+		return -1;
+	}
+	if (!slot)
+		return 0; /* not ours, or from long ago */
+	s.seq = h->seq;
+	s.rtt_ns = t4_mono_ns - slot->mono_ns;
+	s.t1_wall_ns = (int64_t)h->t1_wall_ns;
+	s.t2_wall_ns = (int64_t)h->t2_wall_ns;
+	s.t3_wall_ns = (int64_t)h->t3_wall_ns;
+	s.t4_wall_ns = t4_wall_ns;
+	s.server_times = 1;
+	ts_pinger_got(p, &s, h->frame_len);
+	return 0;
+}
+
+static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+			 int64_t t4_wall_ns)
+{
+	size_t used = 0;
+
+	while (used < len) {
+		struct ts_proto_hdr h;
+		enum ts_decode r =
+		    ts_proto_decode(buf + used, len - used, TS_PROTO_FRAME_MAX, &h, NULL);
+		if (r == TS_DECODE_NEED_MORE)
+			break;
+		if (r == TS_DECODE_BAD) {
+			snprintf(p->error, sizeof p->error, "malformed reply from the server");
+			return -1;
+		}
+		if (take_reply(p, buf + used, &h, t4_mono_ns, t4_wall_ns) != 0)
+			return -1;
+		used += h.frame_len;
+	}
+	return (long)used;
+}
+
+static int probe_ready_udp(struct ts_pinger *p)
+{
+	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
+		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, 0);
+		int64_t t4_mono_ns = ts_mono_ns();
+		int64_t t4_wall_ns = ts_wall_ns();
+		struct ts_proto_hdr h;
+
+		if (n < 0) {
+			/* ICMP errors for earlier datagrams: those probes are
+			 * simply lost. */
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			continue;
+		}
+		if (ts_proto_decode(p->scratch, (size_t)n, TS_PROTO_FRAME_MAX, &h, NULL) !=
+			TS_DECODE_OK ||
+		    h.frame_len != (size_t)n || h.type != TS_MSG_REPLY)
+			continue; /* not a reply of ours: ignored */
+		take_reply(p, p->scratch, &h, t4_mono_ns, t4_wall_ns);
+	}
+	return 0;
+}
+
+static int probe_ready(struct ts_pinger *p, short revents)
+{
+	(void)revents;
+	if (p->opt->udp)
+		return probe_ready_udp(p);
+	return ts_pinger_read_stream(p, parse_frames);
+}
+
+static short probe_events(struct ts_pinger *p)
+{
+	return p->fd >= 0 ? POLLIN : 0;
+}
+
+const struct ts_mode ts_mode_probe = {
+	.name = "probe",
+	.one_at_a_time = 0,
+	.start = probe_start,
+	.send = probe_send,
+	.ready = probe_ready,
+	.events = probe_events,
+};

@@ -1,0 +1,432 @@
+/* `tsecho ping`: probes at an interval, one line a reply, a summary at the
+ * end or on Ctrl+C (docs/ping.md).  The schedule and the waiting are here;
+ * what a probe is belongs to the mode (pinger.h). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/clock.h"
+#include "../lib/parse.h"
+#include "../lib/proto.h"
+#include "builtin.h"
+#include "commands.h"
+#include "pinger.h"
+#include "report.h"
+
+#define UDP_SIZE_MAX 65507u
+
+static const char usage[] =
+    "usage: tsecho ping [HOST[:PORT]] [options]\n"
+    "\n"
+    "Round trip, clock offset and one-way delays against a tsecho server\n"
+    "(or the seed's, by itself); with no HOST, against a built-in server on\n"
+    "127.0.0.1. docs/ping.md says what each number means.\n"
+    "\n"
+    "  -c, --count N         stop after N probes (default: until Ctrl+C)\n"
+    "  -i, --interval DUR    between probes (default 1s; 0: ping-pong)\n"
+    "  -s, --size BYTES      probe size on the wire (default 64)\n"
+    "  -W, --timeout DUR     wait for each reply, and to connect (default 2s)\n"
+    "  -4, -6                IPv4 or IPv6 only\n"
+    "      --tcp, --udp      transport (default tcp)\n"
+    "      --text            the seed's text protocol, without asking (TCP)\n"
+    "      --connect         TCP handshake time to any HOST:PORT\n"
+    "      --echo            against an RFC 862 echo service: RTT only\n"
+    "      --synced          trust both clocks: raw one-way delays\n"
+    "  -q, --quiet           only the summary\n"
+    "      --json            the summary as JSON (docs/ping.md)\n"
+    "      --samples         with --json: every probe's timestamps\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Exit status: 0 when replies came, 1 when none did, 2 on errors.\n";
+
+enum {
+	OPT_TCP = 256,
+	OPT_UDP,
+	OPT_TEXT,
+	OPT_CONNECT,
+	OPT_ECHO,
+	OPT_SYNCED,
+	OPT_JSON,
+	OPT_SAMPLES,
+};
+
+static const struct option options[] = {
+	{ "count", required_argument, NULL, 'c' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "size", required_argument, NULL, 's' },
+	{ "timeout", required_argument, NULL, 'W' },
+	{ "tcp", no_argument, NULL, OPT_TCP },
+	{ "udp", no_argument, NULL, OPT_UDP },
+	{ "text", no_argument, NULL, OPT_TEXT },
+	{ "connect", no_argument, NULL, OPT_CONNECT },
+	{ "echo", no_argument, NULL, OPT_ECHO },
+	{ "synced", no_argument, NULL, OPT_SYNCED },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "samples", no_argument, NULL, OPT_SAMPLES },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGINT and SIGTERM end the run (the summary is still printed); no
+ * SA_RESTART, so a wait in poll() returns at once. */
+static int setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int bad_value(const char *opt, const char *value, const char *want)
+{
+	fprintf(stderr, "tsecho ping: invalid %s '%s': %s\n", opt, value, want);
+	return 2;
+}
+
+/* Fills opt, *host (NULL: built-in) and the address family from argv.
+ * Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const char **host,
+		      int *family)
+{
+	uint64_t v;
+	int c;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:i:s:W:46qh", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			if (ts_parse_u64(optarg, 1, UINT64_MAX / 2, &opt->count) != 0)
+				return bad_value("count", optarg, "want a whole number >= 1");
+			break;
+		case 'i':
+			if (ts_parse_duration_ns(optarg, 0, 3600 * TS_NS_PER_S,
+						 &opt->interval_ns) != 0)
+				return bad_value("interval", optarg,
+						 "want 0..1h, e.g. 0.2 or 10ms");
+			break;
+		case 's':
+			if (ts_parse_size(optarg, 1, TS_PROTO_FRAME_MAX, &v) != 0)
+				return bad_value("size", optarg, "want 1..1m bytes");
+			opt->size = v;
+			break;
+		case 'W':
+			if (ts_parse_duration_ns(optarg, TS_NS_PER_MS, 3600 * TS_NS_PER_S,
+						 &opt->timeout_ns) != 0)
+				return bad_value("timeout", optarg, "want 1ms..1h");
+			break;
+		case '4':
+			*family = AF_INET;
+			break;
+		case '6':
+			*family = AF_INET6;
+			break;
+		case OPT_TCP:
+			opt->udp = 0;
+			break;
+		case OPT_UDP:
+			opt->udp = 1;
+			break;
+		case OPT_TEXT:
+			opt->text = 1;
+			break;
+		case OPT_CONNECT:
+			opt->connect_mode = 1;
+			break;
+		case OPT_ECHO:
+			opt->echo = 1;
+			break;
+		case OPT_SYNCED:
+			opt->synced = 1;
+			break;
+		case 'q':
+			opt->quiet = 1;
+			break;
+		case OPT_JSON:
+			opt->json = 1;
+			break;
+		case OPT_SAMPLES:
+			opt->samples = 1;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fprintf(stderr,
+				"tsecho ping: bad option or missing value: %s (see --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "tsecho ping: one HOST[:PORT] at most, got '%s' too\n",
+			argv[optind + 1]);
+		return 2;
+	}
+	*host = optind < argc ? argv[optind] : NULL;
+	return -1;
+}
+
+/* Checks the combination of options; returns -1 to go on or 2. */
+static int check_opts(const struct ts_ping_opts *opt)
+{
+	if (opt->connect_mode + opt->echo + opt->text > 1) {
+		fprintf(stderr, "tsecho ping: --connect, --echo and --text exclude each other\n");
+		return 2;
+	}
+	if ((opt->connect_mode || opt->text) && opt->udp) {
+		fprintf(stderr, "tsecho ping: %s is TCP only\n",
+			opt->connect_mode ? "--connect" : "--text");
+		return 2;
+	}
+	if (!opt->echo && !opt->text && !opt->connect_mode && opt->size < TS_PROTO_HDR_LEN) {
+		fprintf(stderr, "tsecho ping: a probe is at least %u bytes (-s)\n",
+			TS_PROTO_HDR_LEN);
+		return 2;
+	}
+	if (opt->udp && opt->size > UDP_SIZE_MAX) {
+		fprintf(stderr, "tsecho ping: a UDP probe is at most %u bytes (-s)\n",
+			UDP_SIZE_MAX);
+		return 2;
+	}
+	if (opt->samples && !opt->json) {
+		fprintf(stderr, "tsecho ping: --samples goes with --json\n");
+		return 2;
+	}
+	return -1;
+}
+
+/* The first probe not yet answered or given up on, from *oldest on;
+ * prints a line for each one that timed out. */
+static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int64_t now_mono_ns)
+{
+	while (*oldest < next_seq) {
+		const struct ts_send_slot *slot = ts_pinger_slot(p, *oldest);
+		char why[64];
+
+		if (slot && !slot->failed && !ts_session_answered(&p->sess, *oldest)) {
+			if (slot->mono_ns + p->opt->timeout_ns > now_mono_ns)
+				return;
+			snprintf(why, sizeof why, "no reply within %.3f s",
+				 (double)p->opt->timeout_ns / TS_NS_PER_S);
+			ts_pinger_failed(p, *oldest, why);
+		}
+		(*oldest)++;
+	}
+}
+
+static int ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns)
+{
+	int64_t ms;
+
+	if (deadline_mono_ns <= now_mono_ns)
+		return 0;
+	ms = (deadline_mono_ns - now_mono_ns + TS_NS_PER_MS - 1) / TS_NS_PER_MS;
+	return ms > 1000 ? 1000 : (int)ms;
+}
+
+/* Sends on schedule and takes replies until the count is done and every
+ * probe is answered or timed out, or a signal, or the connection is lost
+ * (returns -1 then, p->error set). */
+static int run(struct ts_pinger *p)
+{
+	const struct ts_ping_opts *opt = p->opt;
+	uint64_t next_seq = 1, oldest = 1;
+	int64_t next_send_mono_ns = ts_mono_ns();
+
+	while (!stop_requested) {
+		int64_t now_mono_ns = ts_mono_ns();
+		int done_sending = opt->count && next_seq > opt->count;
+		/* Ping-pong and one-at-a-time modes wait for the last probe
+		 * to be answered or given up on. */
+		int gated = (opt->interval_ns == 0 || p->mode->one_at_a_time) && oldest < next_seq;
+		int64_t wake_mono_ns = INT64_MAX;
+		struct pollfd pfd;
+		int rc;
+
+		expire(p, &oldest, next_seq, now_mono_ns);
+		gated = gated && oldest < next_seq;
+		if (done_sending && oldest >= next_seq)
+			return 0;
+		if (!done_sending && !gated && now_mono_ns >= next_send_mono_ns) {
+			if (p->mode->send(p, next_seq++) != 0)
+				return -1;
+			next_send_mono_ns += opt->interval_ns;
+			/* Late (a stall, a slow reply): no burst to catch up. */
+			if (next_send_mono_ns < now_mono_ns)
+				next_send_mono_ns = now_mono_ns;
+			continue;
+		}
+		if (!done_sending && !gated)
+			wake_mono_ns = next_send_mono_ns;
+		if (oldest < next_seq) {
+			const struct ts_send_slot *slot = ts_pinger_slot(p, oldest);
+			if (slot && slot->mono_ns + opt->timeout_ns < wake_mono_ns)
+				wake_mono_ns = slot->mono_ns + opt->timeout_ns;
+		}
+		pfd.fd = p->fd;
+		pfd.events = p->mode->events(p);
+		if (p->out.len > 0)
+			pfd.events |= POLLOUT;
+		pfd.revents = 0;
+		rc = poll(&pfd, pfd.events ? 1 : 0, ms_until(wake_mono_ns, now_mono_ns));
+		if (rc < 0 && errno != EINTR) {
+			snprintf(p->error, sizeof p->error, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (rc <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && p->out.len > 0 && ts_pinger_flush(p) != 0)
+			return -1;
+		if ((pfd.revents & (pfd.events | POLLERR | POLLHUP)) &&
+		    p->mode->ready(p, pfd.revents) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void print_report(struct ts_pinger *p, int64_t duration_ns)
+{
+	const struct ts_ping_opts *opt = p->opt;
+	struct ts_ping_report r;
+	int probe = p->mode == &ts_mode_probe;
+
+	memset(&r, 0, sizeof r);
+	r.mode = p->mode->name;
+	r.transport = opt->udp ? "udp" : "tcp";
+	r.target = p->target.addr_text[0] ? p->target.addr_text : p->target.host;
+	r.size = opt->size;
+	r.interval_ns = opt->interval_ns;
+	r.synced = opt->synced;
+	r.duration_ns = duration_ns;
+	ts_report_from_session(&r, &p->sess, probe || p->mode == &ts_mode_text, probe);
+	if (opt->samples) {
+		r.samples = p->samples ? p->samples : (const struct ts_sample *)"";
+		r.n_samples = p->n_samples;
+	}
+	if (opt->json) {
+		ts_report_print_json(stdout, &r, TSECHO_VERSION);
+	} else {
+		if (!opt->quiet)
+			putchar('\n');
+		ts_report_print_text(stdout, &r);
+	}
+	fflush(stdout);
+}
+
+static int ping_target(struct ts_pinger *p)
+{
+	const struct ts_ping_opts *opt = p->opt;
+	int64_t start_mono_ns;
+	int rc;
+
+	if (p->mode->start(p) != 0) {
+		fprintf(stderr, "tsecho ping: %s\n", p->error);
+		return 2;
+	}
+	if (!opt->quiet && !opt->json)
+		printf("TSECHO PING %s (%s, %s): %" PRIu64 " bytes\n", p->target.addr_text,
+		       opt->udp ? "udp" : "tcp", p->mode->name, opt->size);
+	start_mono_ns = ts_mono_ns();
+	rc = run(p);
+	if (rc != 0)
+		fprintf(stderr, "tsecho ping: %s: %s\n", p->target.addr_text, p->error);
+	print_report(p, ts_mono_ns() - start_mono_ns);
+	if (p->sess.received > 0)
+		return 0;
+	return rc != 0 ? 2 : 1;
+}
+
+int ts_cmd_ping(int argc, char **argv)
+{
+	struct ts_ping_opts opt = {
+		.interval_ns = -1, /* until we know whether there is a host */
+		.size = 64,
+		.timeout_ns = 2 * TS_NS_PER_S,
+	};
+	struct ts_pinger p;
+	struct ts_builtin builtin = { 0 };
+	const char *host;
+	int family = AF_UNSPEC;
+	int rc = parse_args(argc, argv, &opt, &host, &family);
+
+	if (rc >= 0)
+		return rc;
+	if ((rc = check_opts(&opt)) >= 0)
+		return rc;
+	memset(&p, 0, sizeof p);
+	p.opt = &opt;
+	p.fd = -1;
+	p.mode = opt.connect_mode ? &ts_mode_connect
+		 : opt.echo       ? &ts_mode_echo
+		 : opt.text       ? &ts_mode_text
+				  : &ts_mode_probe;
+	p.target.family = family;
+	p.target.socktype = opt.udp ? SOCK_DGRAM : SOCK_STREAM;
+	if (setup_signals() != 0) {
+		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
+		return 2;
+	}
+	if (host && ts_target_parse(&p.target, host, 12345) != TS_TARGET_OK) {
+		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
+		return 2;
+	}
+	if (!host) {
+		/* The README's first command: measure the machine itself. */
+		if (ts_builtin_start(&builtin) != 0)
+			return 2;
+		ts_target_parse(&p.target, "127.0.0.1", (uint16_t)builtin.port);
+		if (opt.count == 0)
+			opt.count = 10;
+		if (opt.interval_ns < 0)
+			opt.interval_ns = 100 * TS_NS_PER_MS;
+		if (!opt.quiet && !opt.json)
+			printf("no host given: measuring against a built-in server on "
+			       "127.0.0.1:%d\n",
+			       builtin.port);
+	}
+	if (opt.interval_ns < 0)
+		opt.interval_ns = TS_NS_PER_S;
+	p.scratch_cap = opt.size > 65536 ? opt.size : 65536;
+	p.scratch = calloc(1, p.scratch_cap);
+	p.slots = calloc(TS_SEQ_WINDOW, sizeof *p.slots);
+	if (!p.scratch || !p.slots || ts_session_init(&p.sess) != 0) {
+		fprintf(stderr, "tsecho ping: out of memory\n");
+		rc = 2;
+	} else {
+		/* Lines go out as they happen, even into a pipe. */
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		rc = ping_target(&p);
+	}
+	if (p.fd >= 0)
+		close(p.fd);
+	ts_session_fini(&p.sess);
+	ts_buf_free(&p.in);
+	ts_buf_free(&p.out);
+	free(p.scratch);
+	free(p.slots);
+	free(p.samples);
+	ts_builtin_stop(&builtin);
+	return rc;
+}

@@ -1,0 +1,112 @@
+/* Between `tsecho ping` (ping.c: options, schedule, output) and its modes:
+ * mode_probe.c (tsecho's binary protocol, TCP or UDP), mode_text.c (the
+ * seed's text protocol), mode_connect.c (TCP handshakes), mode_echo.c
+ * (RFC 862).  A mode opens the connection, sends probe seq, and turns what
+ * it reads into samples for ts_pinger_got(). */
+#ifndef TSECHO_PINGER_H
+#define TSECHO_PINGER_H
+
+#include <stdint.h>
+
+#include "../lib/buf.h"
+#include "../lib/stats.h"
+#include "target.h"
+
+struct ts_pinger;
+
+struct ts_ping_opts {
+	uint64_t count;      /* 0: until stopped */
+	int64_t interval_ns; /* 0: ping-pong */
+	uint64_t size;       /* bytes on the wire per probe */
+	int64_t timeout_ns;  /* per reply, and for connecting */
+	int udp;
+	int text;         /* --text: no protocol question */
+	int connect_mode; /* --connect */
+	int echo;         /* --echo */
+	int synced;
+	int quiet;
+	int json;
+	int samples;
+};
+
+struct ts_mode {
+	const char *name; /* "probe", "text", "connect", "echo" (as in JSON) */
+	/* Only one probe at a time: the next waits for the reply or timeout. */
+	int one_at_a_time;
+	/* Connects (and asks what the server speaks); may switch p->mode.
+	 * Returns 0, or -1 after writing the reason to p->error. */
+	int (*start)(struct ts_pinger *p);
+	/* Sends probe seq, recording its send times with ts_pinger_sent().
+	 * Returns 0 or -1 (fatal, p->error set). */
+	int (*send)(struct ts_pinger *p, uint64_t seq);
+	/* p->fd is ready for what events() asked: read replies, or finish a
+	 * handshake.  Returns 0 or -1 (connection lost, p->error set). */
+	int (*ready)(struct ts_pinger *p, short revents);
+	/* poll(2) events wanted on p->fd now; 0 when there is no fd. */
+	short (*events)(struct ts_pinger *p);
+};
+
+extern const struct ts_mode ts_mode_probe;
+extern const struct ts_mode ts_mode_text;
+extern const struct ts_mode ts_mode_connect;
+extern const struct ts_mode ts_mode_echo;
+
+/* When each probe in the sequence window was sent. */
+struct ts_send_slot {
+	int64_t mono_ns;
+	int64_t wall_ns;
+	int failed; /* known lost already (ts_pinger_failed): do not wait */
+};
+
+struct ts_pinger {
+	const struct ts_ping_opts *opt;
+	const struct ts_mode *mode;
+	struct ts_target target;
+	int fd;
+	struct ts_session sess;
+	struct ts_send_slot *slots; /* TS_SEQ_WINDOW entries, by seq % window */
+	struct ts_buf in;           /* received, not yet a whole reply */
+	struct ts_buf out;          /* to send, once the socket takes it */
+	uint8_t *scratch;           /* one read, or one probe to send */
+	size_t scratch_cap;
+	uint64_t connect_seq; /* --connect: the probe under way */
+	int64_t connect_start_mono_ns;
+	struct ts_sample *samples; /* --samples: every new reply */
+	size_t n_samples;
+	size_t samples_cap;
+	char error[160];
+};
+
+/* Records that seq left now; returns its wall-clock send time (t1). */
+int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns);
+
+/* The send times of seq, or NULL when seq is not in the window. */
+const struct ts_send_slot *ts_pinger_slot(const struct ts_pinger *p, uint64_t seq);
+
+/* A reply arrived: account it, print its line. */
+void ts_pinger_got(struct ts_pinger *p, const struct ts_sample *s, size_t bytes);
+
+/* A probe is known lost now (--connect: refused): prints its line, and
+ * the schedule stops waiting for it. */
+void ts_pinger_failed(struct ts_pinger *p, uint64_t seq, const char *why);
+
+/* Sends bytes on p->fd, queueing what the socket does not take (up to
+ * 1 MiB).  Returns 0 or -1 with p->error set. */
+int ts_pinger_write(struct ts_pinger *p, const void *data, size_t len);
+
+/* Sends what is queued; 0 or -1 with p->error set. */
+int ts_pinger_flush(struct ts_pinger *p);
+
+/* Reads once from a stream socket into scratch and hands the bytes, with
+ * what waited in p->in, to parse(), which returns how many it used
+ * (whole replies) or -1.  t4 is taken right after the read.  Returns 0,
+ * or -1 with p->error set (connection closed or broken, or parse failed). */
+int ts_pinger_read_stream(struct ts_pinger *p,
+			  long (*parse)(struct ts_pinger *p, const uint8_t *buf, size_t len,
+					int64_t t4_mono_ns, int64_t t4_wall_ns));
+
+/* Connects p->target (TCP or UDP per p->target.socktype) into p->fd;
+ * 0 or -1 with p->error set. */
+int ts_pinger_connect(struct ts_pinger *p);
+
+#endif

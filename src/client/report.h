@@ -1,0 +1,59 @@
+/* The result of a ping session as one plain struct, and its two formats:
+ * the text summary and the JSON document (docs/ping.md, schema 1).  All
+ * times in nanoseconds here; the formats print milliseconds. */
+#ifndef TSECHO_REPORT_H
+#define TSECHO_REPORT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "../lib/stats.h"
+
+struct ts_summary3 {
+	int valid;
+	double min_ns;
+	double mean_ns;
+	double max_ns;
+};
+
+struct ts_ping_report {
+	const char *mode;      /* probe, text, connect, echo */
+	const char *transport; /* tcp, udp */
+	const char *target;    /* "127.0.0.1:12345" */
+	uint64_t size;
+	int64_t interval_ns;
+	int synced;
+	uint64_t sent;
+	uint64_t received;
+	uint64_t duplicates;
+	uint64_t reordered;
+	int64_t duration_ns;
+
+	int have_rtt;
+	double rtt_min_ns, rtt_mean_ns, rtt_max_ns, rtt_stddev_ns;
+	double rtt_p50_ns, rtt_p90_ns, rtt_p99_ns, rtt_p999_ns;
+	struct ts_summary3 net_rtt;
+	struct ts_summary3 residence;
+	double jitter_rtt_ns;
+	int have_dir_jitter;
+	double jitter_fwd_ns, jitter_bwd_ns;
+	int have_offset;
+	double offset_ns, offset_bound_ns;
+	int have_one_way;
+	struct ts_summary3 fwd, bwd;
+	double one_way_bound_ns;
+
+	const struct ts_sample *samples; /* NULL: not asked for */
+	size_t n_samples;
+};
+
+/* Fills r's measurement fields from a session.  server_times: the mode
+ * carries t2/t3 (probe, text); full: they are distinct (probe: residence
+ * and per-direction jitter are meaningful). */
+void ts_report_from_session(struct ts_ping_report *r, const struct ts_session *s, int server_times,
+			    int full);
+
+void ts_report_print_text(FILE *out, const struct ts_ping_report *r);
+void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char *version);
+
+#endif

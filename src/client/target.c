@@ -1,0 +1,175 @@
+/* Targets: see target.h. */
+#define _GNU_SOURCE
+#include "target.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/clock.h"
+#include "../lib/parse.h"
+
+enum ts_target_err ts_target_parse(struct ts_target *t, const char *arg, uint16_t default_port)
+{
+	const char *host = arg, *port = NULL;
+	size_t host_len;
+	const char *colon = strrchr(arg, ':');
+	uint64_t p;
+
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || (close[1] != '\0' && close[1] != ':'))
+			return TS_TARGET_BAD_ARG;
+		host = arg + 1;
+		host_len = (size_t)(close - host);
+		port = close[1] == ':' ? close + 2 : NULL;
+	} else if (colon && strchr(arg, ':') == colon) {
+		host_len = (size_t)(colon - arg);
+		port = colon + 1;
+	} else {
+		/* No colon, or several: a bare IPv6 address. */
+		host_len = strlen(arg);
+	}
+	if (host_len == 0 || host_len >= sizeof t->host)
+		return TS_TARGET_BAD_ARG;
+	memcpy(t->host, host, host_len);
+	t->host[host_len] = '\0';
+	if (port) {
+		if (ts_parse_u64(port, 1, 65535, &p) != 0)
+			return TS_TARGET_BAD_ARG;
+	} else {
+		p = default_port;
+	}
+	snprintf(t->port, sizeof t->port, "%u", (unsigned)p);
+	return TS_TARGET_OK;
+}
+
+int ts_wait_fd(int fd, short events, int64_t timeout_ns)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int64_t ms = timeout_ns <= 0 ? 0 : (timeout_ns + TS_NS_PER_MS - 1) / TS_NS_PER_MS;
+	int rc = poll(&pfd, 1, ms > 3600000 ? 3600000 : (int)ms);
+
+	if (rc < 0)
+		return -errno;
+	return rc > 0;
+}
+
+static enum ts_target_err classify(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return TS_TARGET_REFUSED;
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+		return TS_TARGET_UNREACHABLE;
+	case ETIMEDOUT:
+		return TS_TARGET_TIMEOUT;
+	default:
+		return TS_TARGET_OTHER;
+	}
+}
+
+/* Connects fd to ai within timeout_ns; 0 or errno. */
+static int connect_one(int fd, const struct addrinfo *ai, int64_t timeout_ns)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+	int rc;
+
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return errno;
+	rc = ts_wait_fd(fd, POLLOUT, timeout_ns);
+	if (rc < 0)
+		return -rc;
+	if (rc == 0)
+		return ETIMEDOUT;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+		return errno;
+	return err;
+}
+
+enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, int *fd_out,
+				     int *sys_errno)
+{
+	struct addrinfo hints = { .ai_family = t->family, .ai_socktype = t->socktype };
+	struct addrinfo *res;
+	int err = 0;
+	int rc = getaddrinfo(t->host, t->port, &hints, &res);
+
+	*fd_out = -1;
+	if (rc != 0) {
+		*sys_errno = rc == EAI_SYSTEM ? errno : rc;
+		return rc == EAI_SYSTEM ? TS_TARGET_OTHER : TS_TARGET_UNKNOWN_HOST;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0) {
+			err = errno;
+			continue;
+		}
+		if ((rc = ts_net_set_nonblock(fd)) != 0) {
+			err = -rc;
+		} else if ((err = connect_one(fd, ai, timeout_ns)) == 0) {
+			memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
+			t->addr_len = ai->ai_addrlen;
+			ts_net_addr_text(ai->ai_addr, t->addr_text, sizeof t->addr_text);
+			*fd_out = fd;
+			break;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	if (*fd_out >= 0)
+		return TS_TARGET_OK;
+	*sys_errno = err;
+	return classify(err);
+}
+
+enum ts_target_err ts_target_resolve(struct ts_target *t, int *sys_errno)
+{
+	struct addrinfo hints = { .ai_family = t->family, .ai_socktype = t->socktype };
+	struct addrinfo *res;
+	int rc = getaddrinfo(t->host, t->port, &hints, &res);
+
+	if (rc != 0) {
+		*sys_errno = rc == EAI_SYSTEM ? errno : rc;
+		return rc == EAI_SYSTEM ? TS_TARGET_OTHER : TS_TARGET_UNKNOWN_HOST;
+	}
+	memcpy(&t->addr, res->ai_addr, res->ai_addrlen);
+	t->addr_len = res->ai_addrlen;
+	ts_net_addr_text(res->ai_addr, t->addr_text, sizeof t->addr_text);
+	freeaddrinfo(res);
+	return TS_TARGET_OK;
+}
+
+const char *ts_target_strerror(enum ts_target_err err, int sys_errno, char *buf, size_t cap)
+{
+	switch (err) {
+	case TS_TARGET_OK:
+		return "ok";
+	case TS_TARGET_BAD_ARG:
+		return "bad HOST[:PORT]";
+	case TS_TARGET_UNKNOWN_HOST:
+		snprintf(buf, cap, "unknown host: %s", gai_strerror(sys_errno));
+		return buf;
+	case TS_TARGET_REFUSED:
+		return "connection refused";
+	case TS_TARGET_UNREACHABLE:
+		snprintf(buf, cap, "unreachable: %s", strerror(sys_errno));
+		return buf;
+	case TS_TARGET_TIMEOUT:
+		return "timed out";
+	case TS_TARGET_OTHER:
+		break;
+	}
+	snprintf(buf, cap, "%s", strerror(sys_errno));
+	return buf;
+}
