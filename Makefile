@@ -65,7 +65,10 @@ tsecho: $(BIN)
 $(BIN): $(APP_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ)
+# Client pieces with pure parts under unit test.
+UNIT_APP_OBJ := $(BUILD)/src/client/target.o
+
+$(UNIT_BIN): $(UNIT_OBJ) $(LIB_OBJ) $(UNIT_APP_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c

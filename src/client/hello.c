@@ -17,25 +17,6 @@
 
 enum { ANSWER_MAX = 256 };
 
-enum ts_hello_result ts_hello_classify(const uint8_t *line, size_t len)
-{
-	const uint8_t *colon = memchr(line, ':', len);
-	size_t rest;
-
-	/* "<time>:" first: digits and one dot. */
-	if (!colon || colon == line)
-		return TS_HELLO_FAILED;
-	for (const uint8_t *c = line; c < colon; c++)
-		if ((*c < '0' || *c > '9') && *c != '.')
-			return TS_HELLO_FAILED;
-	rest = len - (size_t)(colon + 1 - line);
-	if (rest == strlen(TS_HELLO_ANSWER) && memcmp(colon + 1, TS_HELLO_ANSWER, rest) == 0)
-		return TS_HELLO_TSECHO;
-	if (rest == strlen(TS_HELLO_ASK) && memcmp(colon + 1, TS_HELLO_ASK, rest) == 0)
-		return TS_HELLO_TEXT;
-	return TS_HELLO_FAILED;
-}
-
 enum ts_hello_result ts_hello(int fd, int64_t timeout_ns, char *error, size_t error_cap)
 {
 	uint8_t answer[ANSWER_MAX];
@@ -77,12 +58,15 @@ enum ts_hello_result ts_hello(int fd, int64_t timeout_ns, char *error, size_t er
 		}
 		len += (size_t)n;
 		if (memchr(answer, '\n', len)) {
-			enum ts_hello_result r = ts_hello_classify(answer, len);
-			if (r == TS_HELLO_FAILED)
-				snprintf(error, error_cap,
-					 "unexpected answer: not a tsecho or text-protocol "
-					 "server (--echo for RFC 862 echo)");
-			return r;
+			enum ts_text_hello r = ts_text_hello_classify(answer, len);
+			if (r == TS_TEXT_HELLO_TSECHO)
+				return TS_HELLO_TSECHO;
+			if (r == TS_TEXT_HELLO_ECHOED)
+				return TS_HELLO_TEXT;
+			snprintf(error, error_cap,
+				 "unexpected answer: not a tsecho or text-protocol "
+				 "server (--echo for RFC 862 echo)");
+			return TS_HELLO_FAILED;
 		}
 	}
 	snprintf(error, error_cap, "answer too long: not a tsecho or text-protocol server");

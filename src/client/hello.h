@@ -19,8 +19,4 @@ enum ts_hello_result {
  * timeout_ns for the answer. */
 enum ts_hello_result ts_hello(int fd, int64_t timeout_ns, char *error, size_t error_cap);
 
-/* Classifies an answer line (without the need for a line end); pure, for
- * tests.  Returns TS_HELLO_FAILED for anything unexpected. */
-enum ts_hello_result ts_hello_classify(const uint8_t *line, size_t len);
-
 #endif

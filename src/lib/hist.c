@@ -159,6 +159,7 @@ double ts_hist_stddev(const struct ts_hist *h)
 int64_t ts_hist_percentile(const struct ts_hist *h, double p)
 {
 	uint64_t rank, seen = 0;
+	double x;
 
 	if (h->total == 0)
 		return 0;
@@ -166,8 +167,11 @@ int64_t ts_hist_percentile(const struct ts_hist *h, double p)
 		return h->min_ns;
 	if (p >= 100)
 		return h->max_ns;
-	/* The rank of the value at p: ceil(p% of the count), at least 1. */
-	rank = (uint64_t)ceil(p / 100.0 * (double)h->total);
+	/* The rank of the value at p: ceil(p% of the count), at least 1.
+	 * 99.9% of 1000 is 999 though the product rounds to 999.0000000001:
+	 * a relative nudge keeps exact ranks exact. */
+	x = p / 100.0 * (double)h->total;
+	rank = (uint64_t)ceil(x - x * 1e-12);
 	if (rank < 1)
 		rank = 1;
 	for (size_t i = 0; i < N_BUCKETS; i++) {

@@ -102,3 +102,19 @@ int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns)
 	*wall_ns = sec * 1000000000LL + frac_ns;
 	return 0;
 }
+
+enum ts_text_hello ts_text_hello_classify(const uint8_t *line, size_t len)
+{
+	const uint8_t *colon = memchr(line, ':', len);
+	int64_t wall_ns;
+	size_t rest;
+
+	if (!colon || ts_text_parse_time(line, (size_t)(colon - line), &wall_ns) != 0)
+		return TS_TEXT_HELLO_OTHER;
+	rest = len - (size_t)(colon + 1 - line);
+	if (rest == strlen(TS_HELLO_ANSWER) && memcmp(colon + 1, TS_HELLO_ANSWER, rest) == 0)
+		return TS_TEXT_HELLO_TSECHO;
+	if (rest == strlen(TS_HELLO_ASK) && memcmp(colon + 1, TS_HELLO_ASK, rest) == 0)
+		return TS_TEXT_HELLO_ECHOED;
+	return TS_TEXT_HELLO_OTHER;
+}

@@ -33,6 +33,16 @@ size_t ts_text_reply(uint8_t *dst, size_t cap, int64_t wall_ns, const uint8_t *m
  * length written. */
 size_t ts_text_escape(char *dst, size_t cap, const uint8_t *msg, size_t len);
 
+enum ts_text_hello {
+	TS_TEXT_HELLO_TSECHO, /* "<time>:" TS_HELLO_ANSWER: a tsecho server */
+	TS_TEXT_HELLO_ECHOED, /* "<time>:" TS_HELLO_ASK: a text reflector */
+	TS_TEXT_HELLO_OTHER,  /* anything else */
+};
+
+/* Classifies the answer to TS_HELLO_ASK, line[0..len) up to and including
+ * its line feed. */
+enum ts_text_hello ts_text_hello_classify(const uint8_t *line, size_t len);
+
 /* Parses "<seconds>[.<fraction>]" (the seed's time.time(), tsecho's
  * six decimals, up to nine fraction digits used) into nanoseconds since
  * the epoch.  Returns 0, or -1 when s[0..len) is not such a number. */

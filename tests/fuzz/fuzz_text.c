@@ -39,6 +39,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < n; i++)
 			if (esc[i] < 0x20 || esc[i] > 0x7e)
 				abort();
+		/* What a client parses out of an answer: the server's time
+		 * and the protocol question's answer. */
+		{
+			int64_t wall_ns;
+			const uint8_t *colon = memchr(data + off, ':', len);
+			if (colon)
+				(void)ts_text_parse_time(data + off, (size_t)(colon - (data + off)),
+							 &wall_ns);
+			if (ts_text_hello_classify(data + off, len) == TS_TEXT_HELLO_TSECHO &&
+			    (len < 9 || memcmp(data + off + len - 9, TS_HELLO_ANSWER, 9) != 0))
+				abort();
+		}
 		off += len;
 	}
 	free(reply);

@@ -45,7 +45,30 @@ static void test_escape(void)
 	CHECK_EQ_STR(out, "");
 }
 
+static void test_parse_time(void)
+{
+	int64_t ns = 0;
+
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"1764033903.541234", 17, &ns), 0);
+	CHECK_EQ_I(ns, 1764033903541234000LL);
+	/* Python's repr: seven decimals. */
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"1764033903.5412345", 18, &ns), 0);
+	CHECK_EQ_I(ns, 1764033903541234500LL);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"12", 2, &ns), 0);
+	CHECK_EQ_I(ns, 12000000000LL);
+	/* Digits past nanoseconds are ignored. */
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"1.1234567899", 12, &ns), 0);
+	CHECK_EQ_I(ns, 1123456789LL);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"", 0, &ns), -1);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"12.", 3, &ns), -1);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)".5", 2, &ns), -1);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"1e9", 3, &ns), -1);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"-1.5", 4, &ns), -1);
+	CHECK_EQ_I(ts_text_parse_time((const uint8_t *)"99999999999999999", 17, &ns), -1);
+}
+
 UNIT_SUITE(text_tests) = {
+	{ "text_parse_time", test_parse_time },
 	{ "text_message_len", test_message_len },
 	{ "text_reply", test_reply },
 	{ "text_escape", test_escape },
