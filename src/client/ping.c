@@ -321,10 +321,9 @@ static void print_report(struct ts_pinger *p, int64_t duration_ns)
 	r.synced = opt->synced;
 	r.duration_ns = duration_ns;
 	ts_report_from_session(&r, &p->sess, probe || p->mode == &ts_mode_text, probe);
-	if (opt->samples) {
-		r.samples = p->samples ? p->samples : (const struct ts_sample *)"";
-		r.n_samples = p->n_samples;
-	}
+	r.with_samples = opt->samples;
+	r.samples = p->samples;
+	r.n_samples = p->n_samples;
 	if (opt->json) {
 		ts_report_print_json(stdout, &r, TSECHO_VERSION);
 	} else {

@@ -238,7 +238,7 @@ void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char 
 	} else {
 		ts_json_null(&j, "one_way_ms");
 	}
-	if (r->samples)
+	if (r->with_samples)
 		json_samples(&j, r);
 	ts_json_close(&j, '}');
 	fputc('\n', out);

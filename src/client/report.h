@@ -43,7 +43,8 @@ struct ts_ping_report {
 	struct ts_summary3 fwd, bwd;
 	double one_way_bound_ns;
 
-	const struct ts_sample *samples; /* NULL: not asked for */
+	int with_samples; /* JSON: the samples array (maybe empty) */
+	const struct ts_sample *samples;
 	size_t n_samples;
 };
 

@@ -346,10 +346,11 @@ class Server:
     Attributes after start: tcp_port, udp_port, tcp_addrs, udp_addrs."""
 
     def __init__(self, *args, listen="127.0.0.1", nofile=None, json_log=False,
-                 listeners=1):
+                 listeners=1, env=None):
         """Starts `tsecho server [-l listen -p 0] ARGS` and waits until it has
         printed `listeners` tcp and `listeners` udp listening lines (fewer of
-        a kind with --no-tcp/--no-udp).  nofile sets its RLIMIT_NOFILE."""
+        a kind with --no-tcp/--no-udp).  nofile sets its RLIMIT_NOFILE, env
+        its environment (default: this process's)."""
         self.args = [require_binary(), "server"]
         if listen is not None:
             self.args += ["-l", listen, "-p", "0"]
@@ -362,7 +363,7 @@ class Server:
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE,
-                                     preexec_fn=preexec)
+                                     preexec_fn=preexec, env=env)
         _live.append(self)
         self.pid = self.proc.pid
         self.cond = threading.Condition()
@@ -557,3 +558,425 @@ def run_cli(*args, timeout=10):
                              % (" ".join(args), timeout, e.stdout))
     return (p.returncode, p.stdout.decode("utf-8", "replace"),
             p.stderr.decode("utf-8", "replace"))
+
+
+# ---------------------------------------------------------------- clients
+# Helpers for `tsecho ping` and `tsecho client` (docs/ping.md) and the peers
+# they are run against.
+
+class Result:
+    """A finished command: code, out/err (text), out_b/err_b (bytes),
+    elapsed (seconds, monotonic)."""
+
+    def __init__(self, argv, code, out_b, err_b, elapsed):
+        self.argv, self.code, self.elapsed = argv, code, elapsed
+        self.out_b, self.err_b = out_b, err_b
+        self.out = out_b.decode("utf-8", "replace")
+        self.err = err_b.decode("utf-8", "replace")
+
+    def err_lines(self):
+        return [l for l in self.err.splitlines() if l.strip()]
+
+    def describe(self):
+        return ("`%s`: exit %r after %.2f s\nstdout: %r\nstderr: %r"
+                % (" ".join(self.argv[1:]), self.code, self.elapsed,
+                   self.out[-3000:], self.err[-1000:]))
+
+
+def run_tsecho(*args, input=None, timeout=10, env=None):
+    """Runs `tsecho ARGS` to completion (stdin: the bytes input, or
+    /dev/null) and returns a Result; AssertionError when it is still running
+    after timeout seconds (it is killed)."""
+    argv = [require_binary()] + list(args)
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(argv, input=input,
+                           stdin=subprocess.DEVNULL if input is None else None,
+                           capture_output=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError("tsecho %s did not exit within %s s (stdout %r, "
+                             "stderr %r)" % (" ".join(args), timeout,
+                                             (e.stdout or b"")[-2000:],
+                                             (e.stderr or b"")[-500:]))
+    return Result(argv, p.returncode, p.stdout, p.stderr,
+                  time.monotonic() - t0)
+
+
+class Process:
+    """Any command running in the background, its stdout and stderr read
+    line by line; stopped like a Server (and with the servers by the runner
+    after each test).  Use as a context manager."""
+
+    def __init__(self, argv, stdin=subprocess.DEVNULL, env=None, cwd=None):
+        self.args = list(argv)
+        self.proc = subprocess.Popen(self.args, stdin=stdin,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, cwd=cwd)
+        _live.append(self)
+        self.pid = self.proc.pid
+        self.cond = threading.Condition()
+        self.out, self.err = [], []
+        self.threads = [
+            threading.Thread(target=_pipe_reader, daemon=True,
+                             args=(self.proc.stdout, self.out, self.cond)),
+            threading.Thread(target=_pipe_reader, daemon=True,
+                             args=(self.proc.stderr, self.err, self.cond)),
+        ]
+        for t in self.threads:
+            t.start()
+        self.returncode = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop(signal.SIGKILL)
+        return False
+
+    lines = Server.lines
+    stderr_lines = Server.stderr_lines
+    _describe_locked = Server._describe_locked
+
+    def wait_line(self, pred, timeout=IO_TIMEOUT_S, start=0, what="line"):
+        """First stdout line (index >= start) for which pred(line) is true."""
+        try:
+            return Server.wait_line(self, pred, timeout, start, what)
+        except AssertionError as e:
+            raise AssertionError("`%s`: %s" % (" ".join(self.args[1:]),
+                                               str(e).replace("server stdout",
+                                                              "stdout")))
+    alive = Server.alive
+    send_signal = Server.send_signal
+
+    def describe(self):
+        return ("`%s`: exit %r\nstdout: %r\nstderr: %r"
+                % (" ".join(self.args), self.proc.poll(), self.lines()[-30:],
+                   self.stderr_lines()[-10:]))
+
+    def wait_exit(self, timeout=STOP_TIMEOUT_S):
+        """Exit code once it has exited and its output is all read, or None
+        if it is still running after timeout."""
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        for t in self.threads:
+            t.join(2.0)
+        return code
+
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig unless it has exited, waits (bounded), then SIGKILL.
+        Returns the exit code of the first wait, or None if SIGKILL was
+        needed."""
+        if self.returncode is not None or self not in _live:
+            return self.returncode
+        code = None
+        try:
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+            code = self.wait_exit(STOP_TIMEOUT_S)
+            if code is None:
+                self.proc.kill()
+                self.proc.wait(STOP_TIMEOUT_S)
+        finally:
+            if self in _live:
+                _live.remove(self)
+            for t in self.threads:
+                t.join(2.0)
+            for f in (self.proc.stdout, self.proc.stderr):
+                try:
+                    f.close()
+                except OSError:
+                    pass
+        self.returncode = code
+        return code
+
+
+def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
+    """A port that was free a moment ago (bound to port 0, then closed)."""
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, kind)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def seed_path(name):
+    """Path of the seed's server.py or client.py beside the repository, or
+    SkipTest when it is absent."""
+    path = os.path.abspath(os.path.join(REPO, "..", "shared", "seed", name))
+    if not os.path.exists(path):
+        raise SkipTest("seed %s not found at %s" % (name, path))
+    return path
+
+
+class SeedServer(Process):
+    """The seed's server.py on a free port (it binds 0.0.0.0:PORT), once it
+    accepts connections.  Its log (python3 -u) is in lines()."""
+
+    def __init__(self):
+        path = seed_path("server.py")
+        last = None
+        for _ in range(3):           # the free port may be taken in between
+            self.port = free_port()
+            Process.__init__(self, ["python3", "-u", path, str(self.port)])
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while time.monotonic() < deadline and self.alive():
+                try:
+                    socket.create_connection(("127.0.0.1", self.port),
+                                             timeout=1.0).close()
+                    return
+                except OSError as e:
+                    last = e
+                    time.sleep(0.05)
+            last = "%s; %s" % (last, self.describe())
+            self.stop(signal.SIGKILL)
+        raise AssertionError("the seed server did not start: %s" % last)
+
+    def check_serves(self):
+        """Asserts the seed server is alive, answers a message on a new
+        connection and printed no traceback."""
+        assert self.alive(), "the seed server died: %s" % self.describe()
+        msg = b"still there?"
+        with tcp_connect("127.0.0.1", self.port) as s:
+            s.sendall(msg)
+            buf = recv_until(s, lambda b: b.endswith(b":" + msg) or
+                             len(b) > len(msg) + 40, what="the seed's answer")
+        assert re.fullmatch(rb"\d+\.\d+:" + re.escape(msg), buf), \
+            "the seed answered %r; %s" % (buf, self.describe())
+        bad = [l for l in self.stderr_lines() if "Traceback" in l or "Error" in l]
+        assert not bad, "the seed server printed %r; %s" % (bad, self.describe())
+
+
+class _PeerThread:
+    """A socket peer served by a thread; stop() (or leaving the with block)
+    ends the thread and closes its sockets."""
+
+    def __init__(self):
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+        self.socks = []
+        self.thread = threading.Thread(target=self._run_guarded, daemon=True)
+
+    def _start(self):
+        self.thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.stop()
+        return False
+
+    def _run_guarded(self):
+        try:
+            self.run()
+        except OSError:
+            if not self.stopping.is_set():
+                raise
+
+    def _ready(self, sock, timeout=0.1):
+        """True when sock is readable within timeout (and not stopping)."""
+        import select
+        if self.stopping.is_set():
+            return False
+        try:
+            r, _, _ = select.select([sock], [], [], timeout)
+        except (OSError, ValueError):
+            return False
+        return bool(r) and not self.stopping.is_set()
+
+    def stop(self):
+        self.stopping.set()
+        if self.thread.ident is not None:       # 'noaccept' never starts it
+            self.thread.join(3.0)
+        with self.lock:
+            for s in self.socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class TcpPeer(_PeerThread):
+    """A TCP listener on 127.0.0.1:0 (attribute port) that behaves as mode
+    says:
+
+    'noaccept'  listens and never accepts (the kernel still completes the
+                handshake while the backlog has room)
+    'close'     accepts and closes each connection at once
+    'mute'      accepts and reads everything, never answers
+    'echo'      accepts and sends back every byte it reads (RFC 862)
+    """
+
+    def __init__(self, mode, backlog=64):
+        _PeerThread.__init__(self)
+        assert mode in ("noaccept", "close", "mute", "echo"), mode
+        self.mode = mode
+        self.accepted = 0
+        self.bytes_in = 0
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(backlog)
+        self.port = self.lsock.getsockname()[1]
+        self.socks.append(self.lsock)
+        if mode != "noaccept":
+            self._start()
+
+    def run(self):
+        import select
+        conns = []
+        while not self.stopping.is_set():
+            try:
+                r, _, _ = select.select([self.lsock] + conns, [], [], 0.1)
+            except (OSError, ValueError):
+                return
+            for s in r:
+                if s is self.lsock:
+                    c, _ = self.lsock.accept()
+                    self.accepted += 1
+                    if self.mode == "close":
+                        c.close()
+                        continue
+                    c.settimeout(IO_TIMEOUT_S)
+                    with self.lock:
+                        self.socks.append(c)
+                    conns.append(c)
+                    continue
+                try:
+                    data = s.recv(65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    conns.remove(s)
+                    s.close()
+                    continue
+                self.bytes_in += len(data)
+                if self.mode == "echo":
+                    try:
+                        s.sendall(data)
+                    except OSError:
+                        conns.remove(s)
+                        s.close()
+
+
+class UdpPeer(_PeerThread):
+    """A UDP socket on 127.0.0.1:0 (attribute port).  mode 'drop' reads and
+    drops every datagram (no ICMP port unreachable either); 'echo' sends each
+    one back (RFC 862).  Counts datagrams in `datagrams`."""
+
+    def __init__(self, mode):
+        _PeerThread.__init__(self)
+        assert mode in ("drop", "echo"), mode
+        self.mode = mode
+        self.datagrams = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.socks.append(self.sock)
+        self._start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            if not self._ready(self.sock):
+                continue
+            data, addr = self.sock.recvfrom(70000)
+            self.datagrams += 1
+            if self.mode == "echo":
+                self.sock.sendto(data, addr)
+
+
+class UdpReflector(_PeerThread):
+    """A tsecho server over UDP (docs/protocol.md, section 2) that misbehaves
+    on purpose, by the 1-based index k of each probe it receives:
+
+    - drops probe k when k % drop_every == 0;
+    - else holds the reply back when k % hold_every == 0, and sends it right
+      after the next reply it sends (and that one's copy, if any);
+    - else sends the reply twice, back to back, when k % dup_every == 0.
+
+    Records what it did: probes (list of seq, in arrival order) and sent (the
+    index k of every reply datagram, in sending order)."""
+
+    def __init__(self, drop_every=4, dup_every=5, hold_every=7):
+        _PeerThread.__init__(self)
+        self.drop_every, self.dup_every = drop_every, dup_every
+        self.hold_every = hold_every
+        self.probes, self.sent, self.ignored = [], [], 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.socks.append(self.sock)
+        self._start()
+
+    def run(self):
+        held = None                     # (k, reply, addr)
+        while not self.stopping.is_set():
+            if not self._ready(self.sock):
+                continue
+            data, addr = self.sock.recvfrom(70000)
+            t2 = time.time_ns()
+            if (len(data) < HDR_LEN or data[:4] != MAGIC or data[4] != 1
+                    or data[5] != TYPE_PROBE):
+                self.ignored += 1
+                continue
+            f = parse_frame(data)
+            self.probes.append(f["seq"])
+            k = len(self.probes)
+            if k % self.drop_every == 0:
+                continue
+            reply = (data[:5] + bytes([TYPE_REPLY]) + data[6:32]
+                     + struct.pack(">QQ", t2, time.time_ns()) + data[48:])
+            if k % self.hold_every == 0:
+                assert held is None, "two replies held at once"
+                held = (k, reply, addr)
+                continue
+            copies = 2 if k % self.dup_every == 0 else 1
+            for _ in range(copies):
+                self.sock.sendto(reply, addr)
+                self.sent.append(k)
+            if held is not None:
+                self.sock.sendto(held[1], held[2])
+                self.sent.append(held[0])
+                held = None
+
+    def expected(self):
+        """The packet counts a client should report for what was done:
+        dict of received, lost, duplicates, reordered (a reply is reordered
+        when a reply to a later probe came before it; a copy of a reply
+        already received is a duplicate, not also reordered)."""
+        seen, highest, dups, reordered = set(), 0, 0, 0
+        for k in self.sent:
+            if k in seen:
+                dups += 1
+                continue
+            if k < highest:
+                reordered += 1
+            seen.add(k)
+            highest = max(highest, k)
+        return dict(received=len(seen), lost=len(self.probes) - len(seen),
+                    duplicates=dups, reordered=reordered)
+
+
+def faketime_env(offset):
+    """Environment that runs a program under libfaketime (Debian package
+    faketime) with its clocks moved by offset (e.g. "+50s"), or SkipTest.
+
+    The library is preloaded directly rather than through the faketime
+    command, which does not pass SIGTERM on to its child."""
+    import glob
+    import shutil
+    libs = sorted(glob.glob("/usr/lib/*/faketime/libfaketime.so.1") +
+                  glob.glob("/usr/lib/faketime/libfaketime.so.1") +
+                  glob.glob("/usr/local/lib/faketime/libfaketime.so.1"))
+    if not libs or not shutil.which("faketime"):
+        raise SkipTest("faketime is not installed (apt-get install faketime)")
+    env = dict(os.environ)
+    env["LD_PRELOAD"] = ":".join(filter(None, [libs[0], env.get("LD_PRELOAD")]))
+    env["FAKETIME"] = offset
+    # An ASan build wants its runtime first in the library list.
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
+                                                 "verify_asan_link_order=0"]))
+    return env
