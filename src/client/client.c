@@ -148,7 +148,11 @@ static size_t frame_done(const struct client *c)
 
 static size_t line_done(const struct client *c)
 {
-	const uint8_t *lf = memchr(ts_buf_bytes(&c->in), '\n', c->in.len);
+	const uint8_t *lf;
+
+	if (c->in.len == 0)
+		return 0; /* and its storage may be NULL */
+	lf = memchr(ts_buf_bytes(&c->in), '\n', c->in.len);
 	return lf ? (size_t)(lf - ts_buf_bytes(&c->in)) + 1 : 0;
 }
 

@@ -80,7 +80,9 @@ static int echo_ready(struct ts_pinger *p, short revents)
 	if (!p->opt->udp)
 		return ts_pinger_read_stream(p, parse_echoes);
 	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
-		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, 0);
+		/* Only the first read may block (ping-pong's blocking
+		 * socket): the others take what is already there. */
+		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
 		int64_t t4_mono_ns = ts_mono_ns();
 		int64_t t4_wall_ns = ts_wall_ns();
 

@@ -116,7 +116,9 @@ static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, in
 static int probe_ready_udp(struct ts_pinger *p)
 {
 	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
-		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, 0);
+		/* Only the first read may block (ping-pong's blocking
+		 * socket): the others take what is already there. */
+		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
 		int64_t t4_mono_ns = ts_mono_ns();
 		int64_t t4_wall_ns = ts_wall_ns();
 		struct ts_proto_hdr h;

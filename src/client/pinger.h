@@ -63,6 +63,7 @@ struct ts_pinger {
 	const struct ts_mode *mode;
 	struct ts_target target;
 	int fd;
+	int blocking; /* ping-pong: fd blocks, with SO_RCVTIMEO */
 	struct ts_session sess;
 	struct ts_send_slot *slots; /* TS_SEQ_WINDOW entries, by seq % window */
 	struct ts_buf in;           /* received, not yet a whole reply */

@@ -117,6 +117,9 @@ enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, in
 		}
 		if ((rc = ts_net_set_nonblock(fd)) != 0) {
 			err = -rc;
+		} else if (ai->ai_socktype == SOCK_STREAM && (rc = ts_net_set_nodelay(fd)) != 0) {
+			/* Probes are small and must not wait for Nagle. */
+			err = -rc;
 		} else if ((err = connect_one(fd, ai, timeout_ns)) == 0) {
 			memcpy(&t->addr, ai->ai_addr, ai->ai_addrlen);
 			t->addr_len = ai->ai_addrlen;

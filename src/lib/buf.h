@@ -24,9 +24,10 @@ void ts_buf_consume(struct ts_buf *b, size_t n);
 /* Frees the storage; the buffer is empty and usable again. */
 void ts_buf_free(struct ts_buf *b);
 
+/* The first byte; NULL when the buffer holds no storage (then len is 0). */
 static inline const uint8_t *ts_buf_bytes(const struct ts_buf *b)
 {
-	return b->data + b->off;
+	return b->data ? b->data + b->off : NULL;
 }
 
 #endif

@@ -57,7 +57,9 @@ uint64_t ts_get_be64(const uint8_t *p)
 int ts_proto_magic_prefix(const uint8_t *buf, size_t len)
 {
 	size_t n = len < TS_PROTO_MAGIC_LEN ? len : TS_PROTO_MAGIC_LEN;
-	return memcmp(buf, magic, n) == 0;
+
+	/* An empty buffer may be NULL, which memcmp must not see. */
+	return n == 0 || memcmp(buf, magic, n) == 0;
 }
 
 static enum ts_decode bad(enum ts_proto_status *status, enum ts_proto_status why)

@@ -7,7 +7,7 @@
 
 size_t ts_text_message_len(const uint8_t *buf, size_t len)
 {
-	const uint8_t *lf = memchr(buf, '\n', len);
+	const uint8_t *lf = len ? memchr(buf, '\n', len) : NULL;
 	return lf ? (size_t)(lf - buf) + 1 : len;
 }
 
