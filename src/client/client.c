@@ -17,6 +17,7 @@
 
 #include "../lib/buf.h"
 #include "../lib/clock.h"
+#include "../lib/net.h"
 #include "../lib/parse.h"
 #include "../lib/proto.h"
 #include "../lib/stats.h"
@@ -24,10 +25,6 @@
 #include "commands.h"
 #include "hello.h"
 #include "target.h"
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
 
 /* Exit statuses (docs/ping.md). */
 enum {

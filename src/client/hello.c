@@ -9,11 +9,8 @@
 #include <sys/socket.h>
 
 #include "../lib/clock.h"
+#include "../lib/net.h"
 #include "target.h"
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
 
 enum { ANSWER_MAX = 256 };
 

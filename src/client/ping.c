@@ -239,16 +239,6 @@ static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int
 	}
 }
 
-static int ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns)
-{
-	int64_t ms;
-
-	if (deadline_mono_ns <= now_mono_ns)
-		return 0;
-	ms = (deadline_mono_ns - now_mono_ns + TS_NS_PER_MS - 1) / TS_NS_PER_MS;
-	return ms > 1000 ? 1000 : (int)ms;
-}
-
 /* Sends on schedule and takes replies until the count is done and every
  * probe is answered or timed out, or a signal, or the connection is lost
  * (returns -1 then, p->error set). */
@@ -301,7 +291,7 @@ static int run(struct ts_pinger *p)
 		if (p->out.len > 0)
 			pfd.events |= POLLOUT;
 		pfd.revents = 0;
-		rc = poll(&pfd, pfd.events ? 1 : 0, ms_until(wake_mono_ns, now_mono_ns));
+		rc = poll(&pfd, pfd.events ? 1 : 0, ts_ms_until(wake_mono_ns, now_mono_ns, 1000));
 		if (rc < 0 && errno != EINTR) {
 			snprintf(p->error, sizeof p->error, "poll: %s", strerror(errno));
 			return -1;

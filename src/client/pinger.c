@@ -12,10 +12,7 @@
 #include <unistd.h>
 
 #include "../lib/clock.h"
-
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0
-#endif
+#include "../lib/net.h"
 
 enum { OUT_MAX = 1 << 20 };
 

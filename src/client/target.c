@@ -50,8 +50,7 @@ enum ts_target_err ts_target_parse(struct ts_target *t, const char *arg, uint16_
 int ts_wait_fd(int fd, short events, int64_t timeout_ns)
 {
 	struct pollfd pfd = { .fd = fd, .events = events };
-	int64_t ms = timeout_ns <= 0 ? 0 : (timeout_ns + TS_NS_PER_MS - 1) / TS_NS_PER_MS;
-	int rc = poll(&pfd, 1, ms > 3600000 ? 3600000 : (int)ms);
+	int rc = poll(&pfd, 1, ts_ms_until(timeout_ns, 0, 3600000));
 
 	if (rc < 0)
 		return -errno;

@@ -26,6 +26,18 @@ int64_t ts_wall_ns(void)
 	return read_clock(CLOCK_REALTIME);
 }
 
+int ts_ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns, int cap_ms)
+{
+	int64_t diff_ns, ms;
+
+	if (deadline_mono_ns <= now_mono_ns)
+		return 0;
+	diff_ns = deadline_mono_ns - now_mono_ns;
+	/* Rounded up without adding first: INT64_MAX means "no deadline". */
+	ms = diff_ns / TS_NS_PER_MS + (diff_ns % TS_NS_PER_MS != 0);
+	return ms > cap_ms ? cap_ms : (int)ms;
+}
+
 int ts_format_wall(char *buf, size_t cap, int64_t wall_ns)
 {
 	int64_t sec = wall_ns / TS_NS_PER_S;

@@ -17,6 +17,11 @@ int64_t ts_mono_ns(void);
 /* Nanoseconds since the Unix epoch on CLOCK_REALTIME. */
 int64_t ts_wall_ns(void);
 
+/* Milliseconds from now to a deadline on the monotonic clock, for
+ * poll/epoll: rounded up (so a wait does not end just before it), 0 when it
+ * has passed, at most cap_ms. */
+int ts_ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns, int cap_ms);
+
 /* Formats wall_ns as seconds since the epoch with six decimals, the way the
  * seed prints time.time(): "1764033903.541234".  Truncates toward the past.
  * Writes at most cap bytes including the NUL; returns the length it needed

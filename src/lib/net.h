@@ -7,6 +7,12 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* Where send() has no MSG_NOSIGNAL (macOS), SIGPIPE must be ignored
+ * process-wide; every command does that too. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
 /* Longest "[ipv6%scope]:65535" text, NUL included. */
 #define TS_ADDR_TEXT_MAX 72
 

@@ -194,17 +194,6 @@ static int start_listeners(struct ts_server *srv)
 	return 0;
 }
 
-static int ms_until(int64_t deadline_mono_ns, int64_t now_mono_ns)
-{
-	int64_t ms;
-
-	if (deadline_mono_ns <= now_mono_ns)
-		return 0;
-	/* Round up, so the loop does not wake just before the deadline. */
-	ms = (deadline_mono_ns - now_mono_ns + TS_NS_PER_MS - 1) / TS_NS_PER_MS;
-	return ms > TICK_MS ? TICK_MS : (int)ms;
-}
-
 int ts_server_run(struct ts_server *srv)
 {
 	int64_t next_mono_ns = INT64_MAX;
@@ -217,7 +206,7 @@ int ts_server_run(struct ts_server *srv)
 		if (srv->accept_paused_until_mono_ns &&
 		    srv->accept_paused_until_mono_ns < wake_mono_ns)
 			wake_mono_ns = srv->accept_paused_until_mono_ns;
-		rc = ts_evloop_run_once(srv->loop, ms_until(wake_mono_ns, now_mono_ns));
+		rc = ts_evloop_run_once(srv->loop, ts_ms_until(wake_mono_ns, now_mono_ns, TICK_MS));
 		if (rc < 0) {
 			fprintf(stderr, "tsecho server: event loop: %s\n", strerror(-rc));
 			return -1;

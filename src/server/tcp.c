@@ -31,10 +31,6 @@
 #include "../lib/text.h"
 #include "server_int.h"
 
-#ifndef MSG_NOSIGNAL
-#define MSG_NOSIGNAL 0 /* SIGPIPE is ignored process-wide as well */
-#endif
-
 enum {
 	ACCEPTS_PER_EVENT = 64,
 	DRAIN_MAX_BYTES = 1 << 20,

@@ -31,7 +31,18 @@ static void test_clocks_move(void)
 	CHECK(wall < 4102444800LL * TS_NS_PER_S);
 }
 
+static void test_ms_until(void)
+{
+	CHECK_EQ_I(ts_ms_until(100, 200, 1000), 0);
+	CHECK_EQ_I(ts_ms_until(200, 200, 1000), 0);
+	CHECK_EQ_I(ts_ms_until(201, 200, 1000), 1); /* rounded up */
+	CHECK_EQ_I(ts_ms_until(5 * TS_NS_PER_MS, 0, 1000), 5);
+	CHECK_EQ_I(ts_ms_until(5 * TS_NS_PER_S, 0, 1000), 1000);
+	CHECK_EQ_I(ts_ms_until(INT64_MAX, 0, 1000), 1000);
+}
+
 UNIT_SUITE(clock_tests) = {
+	{ "clock_ms_until", test_ms_until },
 	{ "clock_format_wall", test_format_wall },
 	{ "clock_clocks_move", test_clocks_move },
 	UNIT_END,
