@@ -165,6 +165,68 @@ static void json_samples(struct ts_json *j, const struct ts_ping_report *r)
 	ts_json_close(j, ']');
 }
 
+static void json_packets(struct ts_json *j, const struct ts_ping_report *r)
+{
+	ts_json_open(j, "packets", '{');
+	ts_json_u64(j, "sent", r->sent);
+	ts_json_u64(j, "received", r->received);
+	ts_json_u64(j, "lost", r->sent > r->received ? r->sent - r->received : 0);
+	ts_json_num(j, "loss_pct", loss_pct(r), 3);
+	ts_json_u64(j, "duplicates", r->duplicates);
+	ts_json_u64(j, "reordered", r->reordered);
+	ts_json_close(j, '}');
+}
+
+static void json_rtt(struct ts_json *j, const struct ts_ping_report *r)
+{
+	if (!r->have_rtt) {
+		ts_json_null(j, "rtt_ms");
+		ts_json_null(j, "jitter_ms");
+		return;
+	}
+	ts_json_open(j, "rtt_ms", '{');
+	ts_json_num(j, "min", ms(r->rtt_min_ns), 6);
+	ts_json_num(j, "mean", ms(r->rtt_mean_ns), 6);
+	ts_json_num(j, "max", ms(r->rtt_max_ns), 6);
+	ts_json_num(j, "stddev", ms(r->rtt_stddev_ns), 6);
+	ts_json_num(j, "p50", ms(r->rtt_p50_ns), 6);
+	ts_json_num(j, "p90", ms(r->rtt_p90_ns), 6);
+	ts_json_num(j, "p99", ms(r->rtt_p99_ns), 6);
+	ts_json_num(j, "p99_9", ms(r->rtt_p999_ns), 6);
+	ts_json_close(j, '}');
+	ts_json_open(j, "jitter_ms", '{');
+	ts_json_num(j, "rtt", ms(r->jitter_rtt_ns), 6);
+	if (r->have_dir_jitter) {
+		ts_json_num(j, "forward", ms(r->jitter_fwd_ns), 6);
+		ts_json_num(j, "backward", ms(r->jitter_bwd_ns), 6);
+	} else {
+		ts_json_null(j, "forward");
+		ts_json_null(j, "backward");
+	}
+	ts_json_close(j, '}');
+}
+
+static void json_offset(struct ts_json *j, const struct ts_ping_report *r)
+{
+	if (r->have_offset) {
+		ts_json_open(j, "offset_ms", '{');
+		ts_json_num(j, "estimate", ms(r->offset_ns), 6);
+		ts_json_num(j, "bound", ms(r->offset_bound_ns), 6);
+		ts_json_close(j, '}');
+	} else {
+		ts_json_null(j, "offset_ms");
+	}
+	if (r->have_one_way) {
+		ts_json_open(j, "one_way_ms", '{');
+		json_summary3(j, "forward", &r->fwd);
+		json_summary3(j, "backward", &r->bwd);
+		ts_json_num(j, "bound", ms(r->one_way_bound_ns), 6);
+		ts_json_close(j, '}');
+	} else {
+		ts_json_null(j, "one_way_ms");
+	}
+}
+
 void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char *version)
 {
 	struct ts_json j;
@@ -179,65 +241,12 @@ void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char 
 	ts_json_u64(&j, "size", r->size);
 	ts_json_num(&j, "interval_ms", ms((double)r->interval_ns), 3);
 	ts_json_bool(&j, "synced", r->synced);
-
-	ts_json_open(&j, "packets", '{');
-	ts_json_u64(&j, "sent", r->sent);
-	ts_json_u64(&j, "received", r->received);
-	ts_json_u64(&j, "lost", r->sent > r->received ? r->sent - r->received : 0);
-	ts_json_num(&j, "loss_pct", loss_pct(r), 3);
-	ts_json_u64(&j, "duplicates", r->duplicates);
-	ts_json_u64(&j, "reordered", r->reordered);
-	ts_json_close(&j, '}');
+	json_packets(&j, r);
 	ts_json_num(&j, "duration_ms", ms((double)r->duration_ns), 3);
-
-	if (r->have_rtt) {
-		ts_json_open(&j, "rtt_ms", '{');
-		ts_json_num(&j, "min", ms(r->rtt_min_ns), 6);
-		ts_json_num(&j, "mean", ms(r->rtt_mean_ns), 6);
-		ts_json_num(&j, "max", ms(r->rtt_max_ns), 6);
-		ts_json_num(&j, "stddev", ms(r->rtt_stddev_ns), 6);
-		ts_json_num(&j, "p50", ms(r->rtt_p50_ns), 6);
-		ts_json_num(&j, "p90", ms(r->rtt_p90_ns), 6);
-		ts_json_num(&j, "p99", ms(r->rtt_p99_ns), 6);
-		ts_json_num(&j, "p99_9", ms(r->rtt_p999_ns), 6);
-		ts_json_close(&j, '}');
-	} else {
-		ts_json_null(&j, "rtt_ms");
-	}
+	json_rtt(&j, r);
 	json_summary3(&j, "net_rtt_ms", &r->net_rtt);
 	json_summary3(&j, "residence_ms", &r->residence);
-
-	if (r->have_rtt) {
-		ts_json_open(&j, "jitter_ms", '{');
-		ts_json_num(&j, "rtt", ms(r->jitter_rtt_ns), 6);
-		if (r->have_dir_jitter) {
-			ts_json_num(&j, "forward", ms(r->jitter_fwd_ns), 6);
-			ts_json_num(&j, "backward", ms(r->jitter_bwd_ns), 6);
-		} else {
-			ts_json_null(&j, "forward");
-			ts_json_null(&j, "backward");
-		}
-		ts_json_close(&j, '}');
-	} else {
-		ts_json_null(&j, "jitter_ms");
-	}
-	if (r->have_offset) {
-		ts_json_open(&j, "offset_ms", '{');
-		ts_json_num(&j, "estimate", ms(r->offset_ns), 6);
-		ts_json_num(&j, "bound", ms(r->offset_bound_ns), 6);
-		ts_json_close(&j, '}');
-	} else {
-		ts_json_null(&j, "offset_ms");
-	}
-	if (r->have_one_way) {
-		ts_json_open(&j, "one_way_ms", '{');
-		json_summary3(&j, "forward", &r->fwd);
-		json_summary3(&j, "backward", &r->bwd);
-		ts_json_num(&j, "bound", ms(r->one_way_bound_ns), 6);
-		ts_json_close(&j, '}');
-	} else {
-		ts_json_null(&j, "one_way_ms");
-	}
+	json_offset(&j, r);
 	if (r->with_samples)
 		json_samples(&j, r);
 	ts_json_close(&j, '}');
