@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench/bench.h"
 #include "client/commands.h"
 #include "server/server.h"
 
@@ -12,6 +13,8 @@ static const char usage[] = "usage: tsecho COMMAND [options]\n"
 			    "\n"
 			    "commands:\n"
 			    "  ping      measure against a server (no host: a built-in one)\n"
+			    "  bench     load with many connections: throughput, latency tails\n"
+			    "  merge     add up bench results from several machines\n"
 			    "  client    the seed's interactive client, with measurements\n"
 			    "  server    run the timestamping reflector\n"
 			    "\n"
@@ -26,9 +29,8 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "ping", ts_cmd_ping },
-	{ "client", ts_cmd_client },
-	{ "server", ts_cmd_server },
+	{ "ping", ts_cmd_ping },     { "bench", ts_cmd_bench },   { "merge", ts_cmd_merge },
+	{ "client", ts_cmd_client }, { "server", ts_cmd_server },
 };
 
 int main(int argc, char **argv)

@@ -187,3 +187,29 @@ int64_t ts_hist_percentile(const struct ts_hist *h, double p)
 	}
 	return h->max_ns;
 }
+
+void ts_hist_add_bucket(struct ts_hist *h, size_t i, uint64_t count)
+{
+	if (i >= N_BUCKETS)
+		return;
+	h->counts[i] += count;
+	h->total += count;
+}
+
+void ts_hist_set_exact(struct ts_hist *h, int64_t min_ns, int64_t max_ns, double sum, double sum_sq)
+{
+	h->min_ns = min_ns;
+	h->max_ns = max_ns;
+	h->sum = sum;
+	h->sum_sq = sum_sq;
+}
+
+double ts_hist_sum(const struct ts_hist *h)
+{
+	return h->sum;
+}
+
+double ts_hist_sum_sq(const struct ts_hist *h)
+{
+	return h->sum_sq;
+}

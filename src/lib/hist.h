@@ -50,4 +50,13 @@ int64_t ts_hist_bucket_low(size_t i);
 int64_t ts_hist_bucket_high(size_t i);
 uint64_t ts_hist_bucket_count(const struct ts_hist *h, size_t i);
 
+/* Rebuilding a histogram from an export (tsecho merge): add counts to
+ * bucket i (ignored when out of range), then set the exact figures that
+ * buckets cannot carry.  ts_hist_count() is the sum of the counts. */
+void ts_hist_add_bucket(struct ts_hist *h, size_t i, uint64_t count);
+void ts_hist_set_exact(struct ts_hist *h, int64_t min_ns, int64_t max_ns, double sum,
+		       double sum_sq);
+double ts_hist_sum(const struct ts_hist *h);
+double ts_hist_sum_sq(const struct ts_hist *h);
+
 #endif

@@ -9,6 +9,7 @@
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static int set_cloexec(int fd)
@@ -147,4 +148,22 @@ void ts_net_addr_text(const struct sockaddr *sa, char *buf, size_t cap)
 		snprintf(buf, cap, "[%s]:%u", ip, port);
 	else
 		snprintf(buf, cap, "%s:%u", ip, port);
+}
+
+int ts_raise_nofile(void)
+{
+	const rlim_t most = 1 << 20; /* keeps per-fd tables a sane size */
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+		rl.rlim_cur = rl.rlim_max > most ? most : rl.rlim_max;
+		if (rl.rlim_cur > was && setrlimit(RLIMIT_NOFILE, &rl) != 0)
+			rl.rlim_cur = was;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > most)
+		return (int)most;
+	return (int)rl.rlim_cur;
 }

@@ -11,6 +11,10 @@
  * process-wide; every command does that too. */
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
+/* Raises the RLIMIT_NOFILE soft limit to the hard one (thousands of
+ * connections need it) and returns the limit in force, at most 2^20. */
+int ts_raise_nofile(void);
+
 #endif
 
 /* Longest "[ipv6%scope]:65535" text, NUL included. */
@@ -38,5 +42,9 @@ void ts_net_addr_ip(const struct sockaddr *sa, char *buf, size_t cap, unsigned *
 
 /* "127.0.0.1:80" or "[::1]:80", as ts_net_addr_ip. */
 void ts_net_addr_text(const struct sockaddr *sa, char *buf, size_t cap);
+
+/* Raises the RLIMIT_NOFILE soft limit to the hard one (thousands of
+ * connections need it) and returns the limit in force, at most 2^20. */
+int ts_raise_nofile(void);
 
 #endif

@@ -69,15 +69,13 @@ static enum ts_decode bad(enum ts_proto_status *status, enum ts_proto_status why
 	return TS_DECODE_BAD;
 }
 
-enum ts_decode ts_proto_decode(const uint8_t *buf, size_t len, size_t max_frame,
-			       struct ts_proto_hdr *out, enum ts_proto_status *status)
+enum ts_decode ts_proto_decode_hdr(const uint8_t *buf, size_t max_frame, struct ts_proto_hdr *out,
+				   enum ts_proto_status *status)
 {
 	struct ts_proto_hdr h;
 
-	if (!ts_proto_magic_prefix(buf, len))
+	if (!ts_proto_magic_prefix(buf, TS_PROTO_MAGIC_LEN))
 		return bad(status, TS_STATUS_MALFORMED);
-	if (len < TS_PROTO_HDR_LEN)
-		return TS_DECODE_NEED_MORE;
 	if (max_frame > TS_PROTO_FRAME_MAX)
 		max_frame = TS_PROTO_FRAME_MAX;
 
@@ -102,6 +100,24 @@ enum ts_decode ts_proto_decode(const uint8_t *buf, size_t len, size_t max_frame,
 		return bad(status, TS_STATUS_MALFORMED);
 	if (h.frame_len > max_frame)
 		return bad(status, TS_STATUS_TOO_BIG);
+	if (out)
+		*out = h;
+	return TS_DECODE_OK;
+}
+
+enum ts_decode ts_proto_decode(const uint8_t *buf, size_t len, size_t max_frame,
+			       struct ts_proto_hdr *out, enum ts_proto_status *status)
+{
+	struct ts_proto_hdr h;
+	enum ts_decode r;
+
+	if (!ts_proto_magic_prefix(buf, len))
+		return bad(status, TS_STATUS_MALFORMED);
+	if (len < TS_PROTO_HDR_LEN)
+		return TS_DECODE_NEED_MORE;
+	r = ts_proto_decode_hdr(buf, max_frame, &h, status);
+	if (r != TS_DECODE_OK)
+		return r;
 	if (len < h.frame_len)
 		return TS_DECODE_NEED_MORE;
 	if (out)

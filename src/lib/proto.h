@@ -79,6 +79,13 @@ int ts_proto_magic_prefix(const uint8_t *buf, size_t len);
 enum ts_decode ts_proto_decode(const uint8_t *buf, size_t len, size_t max_frame,
 			       struct ts_proto_hdr *out, enum ts_proto_status *status);
 
+/* Decodes and checks only the fixed header (TS_PROTO_HDR_LEN bytes at buf,
+ * which must all be there): what a receiver needs to read a frame's body
+ * as a stream without keeping it.  Same checks and results as
+ * ts_proto_decode, but OK without the body. */
+enum ts_decode ts_proto_decode_hdr(const uint8_t *buf, size_t max_frame, struct ts_proto_hdr *out,
+				   enum ts_proto_status *status);
+
 /* Writes the 48-byte fixed header h to buf (which has room for it). */
 void ts_proto_encode_hdr(uint8_t *buf, const struct ts_proto_hdr *h);
 

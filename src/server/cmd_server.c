@@ -5,9 +5,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "../lib/clock.h"
+#include "../lib/net.h"
 #include "../lib/parse.h"
 #include "../lib/proto.h"
 #include "server.h"
@@ -67,31 +67,6 @@ static int bad_value(const char *opt, const char *value, const char *want)
 {
 	fprintf(stderr, "tsecho server: invalid %s '%s': %s\n", opt, value, want);
 	return 2;
-}
-
-/* Raises RLIMIT_NOFILE to its hard limit (10,000 connections need it) and
- * returns the limit in force. */
-static rlim_t raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		return 1024;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max;
-		/* Keep the event loop's fd table a sane size. */
-		if (want == RLIM_INFINITY || want > (1 << 20))
-			want = 1 << 20;
-		if (want > rl.rlim_cur) {
-			rl.rlim_cur = want;
-			if (setrlimit(RLIMIT_NOFILE, &rl) != 0 &&
-			    getrlimit(RLIMIT_NOFILE, &rl) != 0)
-				return 1024;
-		}
-	}
-	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (1 << 20))
-		return 1 << 20;
-	return rl.rlim_cur;
 }
 
 /* Fills cfg from argv.  Returns -1 to go on, or an exit status. */
@@ -213,12 +188,12 @@ int ts_cmd_server(int argc, char **argv)
 		.idle_timeout_ns = 300 * TS_NS_PER_S,
 		.log_format = TS_LOG_TEXT,
 	};
-	rlim_t nofile;
+	int nofile;
 	int rc = parse_args(argc, argv, &cfg);
 
 	if (rc >= 0)
 		return rc;
-	nofile = raise_nofile();
+	nofile = ts_raise_nofile();
 	if (cfg.max_clients == 0)
 		cfg.max_clients = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
 	/* The output buffer stops answering at max_output; it must hold at

@@ -124,7 +124,30 @@ static void test_merge_equals_one(void)
 	ts_hist_free(both);
 }
 
+static void test_export_rebuild(void)
+{
+	struct ts_hist *a = ts_hist_new(), *b = ts_hist_new();
+
+	/* What a JSON export carries (non-empty buckets and the exact
+	 * figures) rebuilds the same histogram: tsecho merge relies on it. */
+	for (int64_t v = 1; v < 3000000; v = v * 3 + 7)
+		ts_hist_record(a, v);
+	for (size_t i = 0; i < ts_hist_buckets(); i++)
+		if (ts_hist_bucket_count(a, i))
+			ts_hist_add_bucket(b, i, ts_hist_bucket_count(a, i));
+	ts_hist_add_bucket(b, ts_hist_buckets(), 99); /* out of range: ignored */
+	ts_hist_set_exact(b, ts_hist_min(a), ts_hist_max(a), ts_hist_sum(a), ts_hist_sum_sq(a));
+	CHECK_EQ_U(ts_hist_count(b), ts_hist_count(a));
+	CHECK_EQ_I(ts_hist_percentile(b, 50), ts_hist_percentile(a, 50));
+	CHECK_EQ_I(ts_hist_percentile(b, 99.9), ts_hist_percentile(a, 99.9));
+	CHECK(ts_hist_mean(b) == ts_hist_mean(a));
+	CHECK(ts_hist_stddev(b) == ts_hist_stddev(a));
+	ts_hist_free(a);
+	ts_hist_free(b);
+}
+
 UNIT_SUITE(hist_tests) = {
+	{ "hist_export_rebuild", test_export_rebuild },
 	{ "hist_bucket_edges", test_bucket_edges },
 	{ "hist_precision", test_precision },
 	{ "hist_uniform_percentiles", test_uniform_percentiles },

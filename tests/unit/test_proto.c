@@ -248,7 +248,31 @@ static void test_magic_prefix(void)
 	CHECK_EQ_I(ts_proto_decode(text, 4, 1024, NULL, NULL), TS_DECODE_BAD);
 }
 
+static void test_decode_hdr_only(void)
+{
+	uint8_t buf[48];
+	struct ts_proto_hdr h = probe_hdr(4096), got;
+	enum ts_proto_status st = TS_STATUS_OK;
+
+	/* The header alone is enough: no NEED_MORE for the body. */
+	ts_proto_encode_hdr(buf, &h);
+	CHECK_EQ_I(ts_proto_decode_hdr(buf, 65536, &got, &st), TS_DECODE_OK);
+	CHECK_EQ_U(got.frame_len, 4096);
+	CHECK_EQ_U(got.seq, h.seq);
+	CHECK_EQ_I(ts_proto_decode(buf, sizeof buf, 65536, NULL, NULL), TS_DECODE_NEED_MORE);
+	/* The same checks as the full decoder. */
+	CHECK_EQ_I(ts_proto_decode_hdr(buf, 1024, NULL, &st), TS_DECODE_BAD);
+	CHECK_EQ_I(st, TS_STATUS_TOO_BIG);
+	buf[4] = 9;
+	CHECK_EQ_I(ts_proto_decode_hdr(buf, 65536, NULL, &st), TS_DECODE_BAD);
+	CHECK_EQ_I(st, TS_STATUS_VERSION);
+	buf[0] = 'x';
+	CHECK_EQ_I(ts_proto_decode_hdr(buf, 65536, NULL, &st), TS_DECODE_BAD);
+	CHECK_EQ_I(st, TS_STATUS_MALFORMED);
+}
+
 UNIT_SUITE(proto_tests) = {
+	{ "proto_decode_hdr_only", test_decode_hdr_only },
 	{ "proto_be_helpers", test_be_helpers },
 	{ "proto_encode_layout", test_encode_layout },
 	{ "proto_round_trip", test_round_trip },

@@ -71,5 +71,6 @@ extern const struct unit_test evloop_tests[];
 extern const struct unit_test hist_tests[];
 extern const struct unit_test stats_tests[];
 extern const struct unit_test client_tests[];
+extern const struct unit_test jsonparse_tests[];
 
 #endif

@@ -1,0 +1,520 @@
+/* `tsecho bench`: the command line, the worker threads, progress once a
+ * second, and the result (docs/bench.md). */
+#define _GNU_SOURCE
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../client/builtin.h"
+#include "../client/commands.h"
+#include "../client/target.h"
+#include "../lib/clock.h"
+#include "../lib/net.h"
+#include "../lib/parse.h"
+#include "../lib/proto.h"
+
+#define MAX_THREADS 256
+#define UDP_SIZE_MAX 65507u
+
+static const char usage[] =
+    "usage: tsecho bench [HOST[:PORT]] [options]\n"
+    "\n"
+    "Load with many connections: throughput and the latency distribution,\n"
+    "closed loop, or open loop at a fixed rate with latency measured from\n"
+    "when each message was due (docs/bench.md). No HOST: a built-in server.\n"
+    "\n"
+    "  -c, --connections N   concurrent connections (default 16)\n"
+    "  -T, --threads N       worker threads (default: one per core)\n"
+    "  -t, --duration DUR    how long to send (default 10s)\n"
+    "  -n, --count N         how many messages in all (instead of -t)\n"
+    "  -s, --size BYTES      message size (default 64)\n"
+    "      --warmup DUR      run this long first, left out of the results\n"
+    "      --rate R          open loop: R messages a second in all\n"
+    "  -W, --timeout DUR     a later reply is a timeout (default 2s)\n"
+    "      --tcp, --udp      transport (default tcp)\n"
+    "  -4, -6                IPv4 or IPv6 only\n"
+    "      --echo            against an RFC 862 echo service\n"
+    "  -q, --quiet           no progress, only the result\n"
+    "      --json            the result as JSON, histogram included\n"
+    "      --hgrm FILE       the latency histogram, HdrHistogram format\n"
+    "  -h, --help            this help\n"
+    "\n"
+    "Ctrl+C ends the run early and still reports it. Exit status: 0 when\n"
+    "replies came, 1 when none did, 2 on errors.\n";
+
+enum {
+	OPT_WARMUP = 256,
+	OPT_RATE,
+	OPT_TCP,
+	OPT_UDP,
+	OPT_ECHO,
+	OPT_JSON,
+	OPT_HGRM,
+};
+
+static const struct option options[] = {
+	{ "connections", required_argument, NULL, 'c' },
+	{ "threads", required_argument, NULL, 'T' },
+	{ "duration", required_argument, NULL, 't' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "size", required_argument, NULL, 's' },
+	{ "warmup", required_argument, NULL, OPT_WARMUP },
+	{ "rate", required_argument, NULL, OPT_RATE },
+	{ "timeout", required_argument, NULL, 'W' },
+	{ "tcp", no_argument, NULL, OPT_TCP },
+	{ "udp", no_argument, NULL, OPT_UDP },
+	{ "echo", no_argument, NULL, OPT_ECHO },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "hgrm", required_argument, NULL, OPT_HGRM },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_signal = 1;
+}
+
+static int bad_value(const char *opt, const char *value, const char *want)
+{
+	fprintf(stderr, "tsecho bench: invalid %s '%s': %s\n", opt, value, want);
+	return 2;
+}
+
+/* One option into opt; returns -1 to go on, or an exit status. */
+static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *family)
+{
+	uint64_t v;
+	char *end;
+
+	switch (c) {
+	case 'c':
+		if (ts_parse_u64(arg, 1, 1000000, &opt->connections) != 0)
+			return bad_value("connections", arg, "want 1..1000000");
+		return -1;
+	case 'T':
+		if (ts_parse_u64(arg, 1, MAX_THREADS, &v) != 0)
+			return bad_value("threads", arg, "want 1..256");
+		opt->threads = (int)v;
+		return -1;
+	case 't':
+		if (ts_parse_duration_ns(arg, TS_NS_PER_MS, 365LL * 86400 * TS_NS_PER_S,
+					 &opt->duration_ns) != 0)
+			return bad_value("duration", arg, "want e.g. 10s or 500ms");
+		return -1;
+	case 'n':
+		if (ts_parse_u64(arg, 1, UINT64_MAX / 4, &opt->count) != 0)
+			return bad_value("count", arg, "want a whole number >= 1");
+		return -1;
+	case 's':
+		if (ts_parse_size(arg, 1, TS_PROTO_FRAME_MAX, &opt->size) != 0)
+			return bad_value("size", arg, "want 1..1m bytes");
+		return -1;
+	case OPT_WARMUP:
+		if (ts_parse_duration_ns(arg, 0, 3600 * TS_NS_PER_S, &opt->warmup_ns) != 0)
+			return bad_value("warmup", arg, "want 0..1h");
+		return -1;
+	case OPT_RATE:
+		errno = 0;
+		opt->rate_per_s = strtod(arg, &end);
+		if (errno || *end || !isfinite(opt->rate_per_s) || opt->rate_per_s < 1e-3 ||
+		    opt->rate_per_s > 1e9)
+			return bad_value("rate", arg, "want messages a second, 0.001..1e9");
+		return -1;
+	case 'W':
+		if (ts_parse_duration_ns(arg, TS_NS_PER_MS, 3600 * TS_NS_PER_S, &opt->timeout_ns) !=
+		    0)
+			return bad_value("timeout", arg, "want 1ms..1h");
+		return -1;
+	case '4':
+		*family = AF_INET;
+		return -1;
+	case '6':
+		*family = AF_INET6;
+		return -1;
+	case OPT_TCP:
+		opt->udp = 0;
+		return -1;
+	case OPT_UDP:
+		opt->udp = 1;
+		return -1;
+	case OPT_ECHO:
+		opt->echo = 1;
+		return -1;
+	case 'q':
+		opt->quiet = 1;
+		return -1;
+	case OPT_JSON:
+		opt->json = 1;
+		return -1;
+	case OPT_HGRM:
+		opt->hgrm_path = arg;
+		return -1;
+	case 'h':
+		fputs(usage, stdout);
+		return 0;
+	default:
+		return 2;
+	}
+}
+
+static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const char **host,
+		      int *family)
+{
+	int c, rc, duration_given = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "c:T:t:n:s:W:46qh", options, NULL)) != -1) {
+		duration_given |= c == 't';
+		rc = parse_one(c, optarg, opt, family);
+		if (rc == 2 && (c == '?' || c == ':')) {
+			fprintf(stderr,
+				"tsecho bench: bad option or missing value: %s (see --help)\n",
+				argv[optind - 1]);
+		}
+		if (rc >= 0)
+			return rc;
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "tsecho bench: one HOST[:PORT] at most\n");
+		return 2;
+	}
+	*host = optind < argc ? argv[optind] : NULL;
+	if (duration_given && opt->count) {
+		fprintf(stderr, "tsecho bench: -t and -n exclude each other\n");
+		return 2;
+	}
+	if (opt->count)
+		opt->duration_ns = 0;
+	if (!opt->echo && opt->size < TS_PROTO_HDR_LEN) {
+		fprintf(stderr, "tsecho bench: a message is at least %u bytes (-s)\n",
+			TS_PROTO_HDR_LEN);
+		return 2;
+	}
+	if (opt->echo && opt->size < 8) {
+		fprintf(stderr, "tsecho bench: --echo messages are at least 8 bytes (-s)\n");
+		return 2;
+	}
+	if (opt->udp && opt->size > UDP_SIZE_MAX) {
+		fprintf(stderr, "tsecho bench: a UDP message is at most %u bytes\n", UDP_SIZE_MAX);
+		return 2;
+	}
+	return -1;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
+		return -1;
+	sa.sa_handler = SIG_IGN;
+	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* One progress line from the workers' last second. */
+static void progress(struct ts_bench_worker *w, int n, struct ts_hist *scratch, int64_t secs,
+		     double interval_s, int tty)
+{
+	uint64_t messages = 0, errors = 0;
+
+	ts_hist_reset(scratch);
+	for (int i = 0; i < n; i++) {
+		pthread_mutex_lock(&w[i].lock);
+		ts_hist_merge(scratch, w[i].interval);
+		ts_hist_reset(w[i].interval);
+		messages += w[i].interval_messages;
+		errors += w[i].interval_errors;
+		w[i].interval_messages = 0;
+		w[i].interval_errors = 0;
+		pthread_mutex_unlock(&w[i].lock);
+	}
+	if (tty)
+		fprintf(stdout, "\r[%4llds] %.0f msg/s  p50 %.3f ms  p99 %.3f ms  errors %llu   ",
+			(long long)secs, (double)messages / interval_s,
+			(double)ts_hist_percentile(scratch, 50) / TS_NS_PER_MS,
+			(double)ts_hist_percentile(scratch, 99) / TS_NS_PER_MS,
+			(unsigned long long)errors);
+	else
+		fprintf(stderr, "progress: %llds %.0f msg/s p50 %.3f ms p99 %.3f ms errors %llu\n",
+			(long long)secs, (double)messages / interval_s,
+			(double)ts_hist_percentile(scratch, 50) / TS_NS_PER_MS,
+			(double)ts_hist_percentile(scratch, 99) / TS_NS_PER_MS,
+			(unsigned long long)errors);
+	fflush(tty ? stdout : stderr);
+}
+
+/* Waits for the workers to end, or for Ctrl+C, printing progress. */
+static void supervise(struct ts_bench_shared *run, struct ts_bench_worker *w, int n)
+{
+	const struct ts_bench_opts *opt = run->opt;
+	int tty = isatty(STDOUT_FILENO);
+	int show = !opt->quiet && !opt->json;
+	struct ts_hist *scratch = show ? ts_hist_new() : NULL;
+	int64_t last_mono_ns = run->start_mono_ns;
+	int64_t secs = 0;
+
+	for (;;) {
+		struct timespec nap = { 0, 50 * TS_NS_PER_MS };
+		int64_t now_mono_ns;
+
+		if (stop_signal)
+			atomic_store(&run->stop, 1);
+		if (atomic_load(&run->stop) || atomic_load(&run->finished) == n)
+			break;
+		now_mono_ns = ts_mono_ns();
+		if (scratch && now_mono_ns - last_mono_ns >= TS_NS_PER_S) {
+			secs++;
+			progress(w, n, scratch, secs,
+				 (double)(now_mono_ns - last_mono_ns) / TS_NS_PER_S, tty);
+			last_mono_ns = now_mono_ns;
+		}
+		nanosleep(&nap, NULL);
+	}
+	if (scratch && tty)
+		fputc('\n', stdout);
+	ts_hist_free(scratch);
+}
+
+/* Splits the connections, the count and the rate over the workers. */
+static void share_out(struct ts_bench_worker *w, int n, struct ts_bench_shared *run)
+{
+	const struct ts_bench_opts *opt = run->opt;
+	uint64_t first = 0;
+
+	for (int i = 0; i < n; i++) {
+		w[i].index = i;
+		w[i].run = run;
+		w[i].first_conn = first;
+		w[i].n_conns =
+		    opt->connections / (uint64_t)n + ((uint64_t)i < opt->connections % (uint64_t)n);
+		first += w[i].n_conns;
+		if (opt->count)
+			w[i].count =
+			    opt->count / (uint64_t)n + ((uint64_t)i < opt->count % (uint64_t)n);
+		w[i].rate_per_s = opt->rate_per_s * (double)w[i].n_conns / (double)opt->connections;
+	}
+}
+
+static int workers_init(struct ts_bench_worker *w, int n, int open_loop)
+{
+	for (int i = 0; i < n; i++) {
+		w[i].hist = ts_hist_new();
+		w[i].interval = ts_hist_new();
+		w[i].hist_unc = open_loop ? ts_hist_new() : NULL;
+		if (!w[i].hist || !w[i].interval || (open_loop && !w[i].hist_unc) ||
+		    pthread_mutex_init(&w[i].lock, NULL) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void workers_free(struct ts_bench_worker *w, int n)
+{
+	for (int i = 0; i < n; i++) {
+		ts_hist_free(w[i].hist);
+		ts_hist_free(w[i].hist_unc);
+		ts_hist_free(w[i].interval);
+		pthread_mutex_destroy(&w[i].lock);
+	}
+	free(w);
+}
+
+/* Adds up the workers into r (whose histograms are the first worker's,
+ * with the others merged in). */
+static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r)
+{
+	memset(&r->counts, 0, sizeof r->counts);
+	for (int i = 0; i < n; i++) {
+		if (i > 0) {
+			ts_hist_merge(w[0].hist, w[i].hist);
+			if (w[0].hist_unc)
+				ts_hist_merge(w[0].hist_unc, w[i].hist_unc);
+		}
+		r->counts.sent += w[i].counts.sent;
+		r->counts.messages += w[i].counts.messages;
+		r->counts.errors += w[i].counts.errors;
+		r->counts.timeouts += w[i].counts.timeouts;
+		r->counts.lost += w[i].counts.lost;
+	}
+	r->hist = w[0].hist;
+	r->hist_unc = w[0].hist_unc;
+}
+
+/* Starts the workers, runs, and fills r.  Returns 0, or 2 when no
+ * connection came up (message printed). */
+static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int n,
+		     struct ts_bench_result *r)
+{
+	const struct ts_bench_opts *opt = run->opt;
+	int started = 0, connected = 0, rc = 0;
+	int64_t end_mono_ns, window_ns;
+
+	if (pthread_barrier_init(&run->ready, NULL, (unsigned)n + 1) != 0 ||
+	    pthread_barrier_init(&run->go, NULL, (unsigned)n + 1) != 0) {
+		fprintf(stderr, "tsecho bench: cannot start threads\n");
+		return 2;
+	}
+	for (; started < n; started++) {
+		if (pthread_create(&w[started].thread, NULL, ts_bench_worker_main, &w[started]) !=
+		    0)
+			break;
+	}
+	if (started < n) {
+		/* Threads that did start are waiting at the barrier; they must
+		 * not: this is fatal, and the process exits. */
+		fprintf(stderr, "tsecho bench: cannot start %d threads\n", n);
+		exit(2);
+	}
+	pthread_barrier_wait(&run->ready);
+	for (int i = 0; i < n; i++)
+		connected += w[i].connected;
+	if (connected == 0)
+		atomic_store(&run->stop, 1);
+	run->start_mono_ns = ts_mono_ns();
+	pthread_barrier_wait(&run->go);
+	if (connected > 0)
+		supervise(run, w, n);
+	atomic_store(&run->stop, 1);
+	for (int i = 0; i < n; i++)
+		pthread_join(w[i].thread, NULL);
+	end_mono_ns = ts_mono_ns();
+	pthread_barrier_destroy(&run->ready);
+	pthread_barrier_destroy(&run->go);
+	if (connected == 0) {
+		const char *why = "no connection";
+		for (int i = 0; i < n; i++)
+			if (w[i].error[0]) {
+				why = w[i].error;
+				break;
+			}
+		fprintf(stderr, "tsecho bench: %s: %s\n", r->target, why);
+		return 2;
+	}
+	gather(w, n, r);
+	window_ns = end_mono_ns - run->start_mono_ns - opt->warmup_ns;
+	if (opt->duration_ns && window_ns > opt->duration_ns)
+		window_ns = opt->duration_ns; /* the replies' tail is not sending time */
+	r->duration_s = window_ns > 0 ? (double)window_ns / TS_NS_PER_S : 0.0;
+	r->messages_per_s = r->duration_s > 0 ? (double)r->counts.messages / r->duration_s : 0.0;
+	if (opt->rate_per_s > 0) {
+		double all_s = (double)(end_mono_ns - run->start_mono_ns) / TS_NS_PER_S;
+		if (opt->duration_ns &&
+		    all_s > (double)(opt->duration_ns + opt->warmup_ns) / TS_NS_PER_S)
+			all_s = (double)(opt->duration_ns + opt->warmup_ns) / TS_NS_PER_S;
+		r->achieved_rate_per_s = all_s > 0 ? (double)r->counts.sent / all_s : 0;
+		r->rate_met = r->achieved_rate_per_s >= 0.95 * opt->rate_per_s;
+	}
+	return rc;
+}
+
+static int resolve(struct ts_target *t, const char *host, int family, int udp,
+		   struct ts_bench_shared *run)
+{
+	char buf[128];
+	int sys_errno = 0;
+	enum ts_target_err err;
+
+	if (ts_target_parse(t, host, 12345) != TS_TARGET_OK) {
+		fprintf(stderr, "tsecho bench: bad HOST[:PORT] '%s'\n", host);
+		return 2;
+	}
+	t->family = family;
+	t->socktype = udp ? SOCK_DGRAM : SOCK_STREAM;
+	err = ts_target_resolve(t, &sys_errno);
+	if (err != TS_TARGET_OK) {
+		fprintf(stderr, "tsecho bench: %s: %s\n", host,
+			ts_target_strerror(err, sys_errno, buf, sizeof buf));
+		return 2;
+	}
+	memcpy(&run->addr, &t->addr, t->addr_len);
+	run->addr_len = t->addr_len;
+	return -1;
+}
+
+int ts_cmd_bench(int argc, char **argv)
+{
+	struct ts_bench_opts opt = {
+		.connections = 16,
+		.duration_ns = 10 * TS_NS_PER_S,
+		.size = 64,
+		.timeout_ns = 2 * TS_NS_PER_S,
+	};
+	struct ts_bench_shared run;
+	struct ts_bench_result r;
+	struct ts_builtin builtin = { 0 };
+	struct ts_target t;
+	struct ts_bench_worker *w = NULL;
+	const char *host = NULL;
+	char builtin_host[32];
+	int family = AF_UNSPEC, rc;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+	memset(&t, 0, sizeof t);
+	memset(&r, 0, sizeof r);
+	memset(&run, 0, sizeof run);
+	opt.threads = cores > 0 ? (int)(cores < MAX_THREADS ? cores : MAX_THREADS) : 1;
+	rc = parse_args(argc, argv, &opt, &host, &family);
+	if (rc >= 0)
+		return rc;
+	if ((uint64_t)opt.threads > opt.connections)
+		opt.threads = (int)opt.connections;
+	if (setup_signals() != 0) {
+		fprintf(stderr, "tsecho bench: cannot set up signals\n");
+		return 2;
+	}
+	run.opt = &opt;
+	run.max_fds = ts_raise_nofile();
+	if (!host) {
+		if (ts_builtin_start(&builtin) != 0)
+			return 2;
+		snprintf(builtin_host, sizeof builtin_host, "127.0.0.1:%d", builtin.port);
+		host = builtin_host;
+	}
+	rc = resolve(&t, host, family, opt.udp, &run);
+	if (rc < 0) {
+		r.target = t.addr_text;
+		r.opt = &opt;
+		r.threads = opt.threads;
+		w = calloc((size_t)opt.threads, sizeof *w);
+		if (!w || workers_init(w, opt.threads, opt.rate_per_s > 0) != 0) {
+			fprintf(stderr, "tsecho bench: out of memory\n");
+			rc = 2;
+		} else {
+			share_out(w, opt.threads, &run);
+			rc = run_bench(&run, w, opt.threads, &r);
+		}
+	}
+	if (rc == 0) {
+		if (opt.json)
+			ts_bench_print_json(stdout, &r);
+		else
+			ts_bench_print_text(stdout, &r);
+		if (opt.hgrm_path && ts_bench_write_hgrm(opt.hgrm_path, r.hist) != 0) {
+			fprintf(stderr, "tsecho bench: cannot write %s: %s\n", opt.hgrm_path,
+				strerror(errno));
+			rc = 2;
+		} else {
+			rc = r.counts.messages > 0 ? 0 : 1;
+		}
+	}
+	if (w)
+		workers_free(w, opt.threads);
+	ts_builtin_stop(&builtin);
+	return rc;
+}

@@ -1,0 +1,104 @@
+/* Between the parts of `tsecho bench`: bench.c (command line, threads,
+ * progress, result), worker.c (one event loop and its connections each),
+ * result.c (the text, JSON and .hgrm formats).  docs/bench.md is the
+ * reference. */
+#ifndef TSECHO_BENCH_H
+#define TSECHO_BENCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "../lib/hist.h"
+
+struct ts_bench_opts {
+	uint64_t connections;
+	int threads;
+	int64_t duration_ns; /* 0 with count */
+	uint64_t count;      /* 0: by duration */
+	uint64_t size;
+	int64_t warmup_ns;
+	double rate_per_s; /* 0: closed loop */
+	int64_t timeout_ns;
+	int udp;
+	int echo;
+	int quiet;
+	int json;
+	const char *hgrm_path;
+};
+
+/* What a worker counts; added up at the end (and read for progress). */
+struct ts_bench_counts {
+	uint64_t sent;
+	uint64_t messages; /* replies recorded (after warm-up) */
+	uint64_t errors;
+	uint64_t timeouts;
+	uint64_t lost;
+};
+
+struct ts_bench_shared; /* the run, as every worker sees it */
+
+struct ts_bench_worker {
+	int index;
+	pthread_t thread;
+	struct ts_bench_shared *run;
+	uint64_t first_conn; /* this worker's connections: [first, first+n) */
+	uint64_t n_conns;
+	uint64_t count;           /* its share of -n */
+	double rate_per_s;        /* its share of --rate */
+	struct ts_hist *hist;     /* corrected (closed loop: the only one) */
+	struct ts_hist *hist_unc; /* open loop: from the actual send */
+	struct ts_bench_counts counts;
+	/* Progress: the last second's latencies, handed over under lock. */
+	pthread_mutex_t lock;
+	struct ts_hist *interval;
+	uint64_t interval_messages;
+	uint64_t interval_errors;
+	int connected; /* connections that came up */
+	char error[160];
+};
+
+struct ts_bench_shared {
+	const struct ts_bench_opts *opt;
+	struct sockaddr_storage addr;
+	socklen_t addr_len;
+	int max_fds;
+	pthread_barrier_t ready; /* every worker connected */
+	int64_t start_mono_ns;   /* set by the main thread after the barrier */
+	pthread_barrier_t go;
+	atomic_int stop;     /* Ctrl+C, or the main thread's end */
+	atomic_int finished; /* workers done */
+};
+
+/* The worker thread. */
+void *ts_bench_worker_main(void *arg);
+
+/* The result, as printed. */
+struct ts_bench_result {
+	const char *target;
+	const struct ts_bench_opts *opt;
+	int threads;
+	double duration_s;
+	double messages_per_s; /* merge: the sum of each run's own rate */
+	struct ts_bench_counts counts;
+	double achieved_rate_per_s; /* messages sent a second (open loop) */
+	int rate_met;
+	const struct ts_hist *hist;
+	const struct ts_hist *hist_unc; /* NULL: closed loop */
+};
+
+void ts_bench_print_text(FILE *out, const struct ts_bench_result *r);
+void ts_bench_print_json(FILE *out, const struct ts_bench_result *r);
+/* HdrHistogram's percentile distribution, values in ms; 0 or -errno. */
+int ts_bench_write_hgrm(const char *path, const struct ts_hist *h);
+
+/* The histogram export of the JSON result (docs/bench.md), for merge. */
+struct ts_json;
+void ts_bench_json_histogram(struct ts_json *j, const char *key, const struct ts_hist *h);
+
+int ts_cmd_bench(int argc, char **argv);
+int ts_cmd_merge(int argc, char **argv);
+
+#endif

@@ -1,0 +1,200 @@
+/* The formats of a bench result: text for people, JSON for machines (with
+ * the histogram, so results merge exactly), and HdrHistogram's percentile
+ * distribution (.hgrm) for its plotters. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "../client/commands.h"
+#include "../lib/clock.h"
+#include "../lib/json.h"
+#include "bench.h"
+
+static double ms(double ns)
+{
+	return ns / (double)TS_NS_PER_MS;
+}
+
+static double pct(const struct ts_hist *h, double p)
+{
+	return ms((double)ts_hist_percentile(h, p));
+}
+
+static void print_spectrum(FILE *out, const char *what, const struct ts_hist *h)
+{
+	if (ts_hist_count(h) == 0) {
+		fprintf(out, "%-11s no replies\n", what);
+		return;
+	}
+	fprintf(out,
+		"%-11s p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  p99.99 %.3f  max %.3f  "
+		"mean %.3f ms\n",
+		what, pct(h, 50), pct(h, 90), pct(h, 99), pct(h, 99.9), pct(h, 99.99),
+		ms((double)ts_hist_max(h)), ms(ts_hist_mean(h)));
+}
+
+void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
+{
+	const struct ts_bench_opts *opt = r->opt;
+	double mps = r->messages_per_s;
+
+	fprintf(out,
+		"--- tsecho bench %s (%s, %s loop, %llu connections, %d threads, %llu bytes) ---\n",
+		r->target, opt->udp ? "udp" : "tcp", opt->rate_per_s > 0 ? "open" : "closed",
+		(unsigned long long)opt->connections, r->threads, (unsigned long long)opt->size);
+	fprintf(out, "duration %.3f s, %llu messages, %.1f msg/s, %.2f MB/s each way\n",
+		r->duration_s, (unsigned long long)r->counts.messages, mps,
+		mps * (double)opt->size / 1e6);
+	fprintf(out, "errors %llu, timeouts %llu, lost %llu\n",
+		(unsigned long long)r->counts.errors, (unsigned long long)r->counts.timeouts,
+		(unsigned long long)r->counts.lost);
+	print_spectrum(out, "latency", r->hist);
+	if (r->hist_unc) {
+		print_spectrum(out, "uncorrected", r->hist_unc);
+		fprintf(out, "target rate %.1f msg/s, sent %.1f msg/s%s\n", opt->rate_per_s,
+			r->achieved_rate_per_s,
+			r->rate_met ? ""
+				    : ": target rate not met (too few connections or threads, or "
+				      "a slow server)");
+	}
+}
+
+static void json_spectrum(struct ts_json *j, const char *key, const struct ts_hist *h)
+{
+	if (!h) {
+		ts_json_null(j, key);
+		return;
+	}
+	ts_json_open(j, key, '{');
+	ts_json_u64(j, "count", ts_hist_count(h));
+	ts_json_num(j, "min", ms((double)ts_hist_min(h)), 6);
+	ts_json_num(j, "mean", ms(ts_hist_mean(h)), 6);
+	ts_json_num(j, "stddev", ms(ts_hist_stddev(h)), 6);
+	ts_json_num(j, "max", ms((double)ts_hist_max(h)), 6);
+	ts_json_num(j, "p50", pct(h, 50), 6);
+	ts_json_num(j, "p90", pct(h, 90), 6);
+	ts_json_num(j, "p99", pct(h, 99), 6);
+	ts_json_num(j, "p99_9", pct(h, 99.9), 6);
+	ts_json_num(j, "p99_99", pct(h, 99.99), 6);
+	ts_json_close(j, '}');
+}
+
+void ts_bench_json_histogram(struct ts_json *j, const char *key, const struct ts_hist *h)
+{
+	if (!h) {
+		ts_json_null(j, key);
+		return;
+	}
+	ts_json_open(j, key, '{');
+	ts_json_str(j, "unit", "ns");
+	ts_json_u64(j, "sub_bucket_bits", 10);
+	ts_json_open(j, "counts", '[');
+	for (size_t i = 0; i < ts_hist_buckets(); i++) {
+		uint64_t n = ts_hist_bucket_count(h, i);
+		if (n == 0)
+			continue;
+		ts_json_open(j, NULL, '[');
+		ts_json_u64(j, NULL, i);
+		ts_json_u64(j, NULL, n);
+		ts_json_close(j, ']');
+	}
+	ts_json_close(j, ']');
+	ts_json_i64(j, "min_ns", ts_hist_min(h));
+	ts_json_i64(j, "max_ns", ts_hist_max(h));
+	ts_json_num(j, "sum_ns", ts_hist_sum(h), 0);
+	ts_json_num(j, "sum_sq_ns2", ts_hist_sum_sq(h), 0);
+	ts_json_close(j, '}');
+}
+
+void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
+{
+	const struct ts_bench_opts *opt = r->opt;
+	struct ts_json j;
+	double mps = r->messages_per_s;
+
+	ts_json_init(&j, out);
+	ts_json_open(&j, NULL, '{');
+	ts_json_u64(&j, "schema", 1);
+	ts_json_str(&j, "tsecho_version", TSECHO_VERSION);
+	ts_json_str(&j, "kind", "bench");
+	ts_json_str(&j, "target", r->target);
+	ts_json_str(&j, "transport", opt->udp ? "udp" : "tcp");
+	ts_json_str(&j, "mode", opt->echo ? "echo" : "probe");
+	ts_json_str(&j, "loop", opt->rate_per_s > 0 ? "open" : "closed");
+	ts_json_u64(&j, "connections", opt->connections);
+	ts_json_u64(&j, "threads", (uint64_t)r->threads);
+	ts_json_u64(&j, "size", opt->size);
+	if (opt->rate_per_s > 0) {
+		ts_json_num(&j, "rate_target", opt->rate_per_s, 3);
+		ts_json_bool(&j, "rate_met", r->rate_met);
+	} else {
+		ts_json_null(&j, "rate_target");
+		ts_json_null(&j, "rate_met");
+	}
+	ts_json_num(&j, "duration_s", r->duration_s, 6);
+	ts_json_u64(&j, "messages", r->counts.messages);
+	ts_json_u64(&j, "bytes", r->counts.messages * opt->size);
+	ts_json_num(&j, "messages_per_s", mps, 3);
+	ts_json_num(&j, "bytes_per_s", mps * (double)opt->size, 3);
+	ts_json_u64(&j, "errors", r->counts.errors);
+	ts_json_u64(&j, "timeouts", r->counts.timeouts);
+	ts_json_u64(&j, "lost", r->counts.lost);
+	json_spectrum(&j, "latency_ms", ts_hist_count(r->hist) ? r->hist : NULL);
+	json_spectrum(&j, "uncorrected_ms", r->hist_unc);
+	ts_bench_json_histogram(&j, "histogram", r->hist);
+	ts_bench_json_histogram(&j, "uncorrected_histogram", r->hist_unc);
+	ts_json_close(&j, '}');
+	fputc('\n', out);
+	fflush(out);
+}
+
+/* Counts at or below value v. */
+static uint64_t count_upto(const struct ts_hist *h, int64_t v)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < ts_hist_buckets() && ts_hist_bucket_low(i) <= v; i++)
+		n += ts_hist_bucket_count(h, i);
+	return n;
+}
+
+int ts_bench_write_hgrm(const char *path, const struct ts_hist *h)
+{
+	/* HdrHistogram's percentile iteration: the step halves with each
+	 * halving of the distance to 100%, five steps per half. */
+	const double ticks_per_half = 5.0;
+	uint64_t total = ts_hist_count(h);
+	FILE *f = fopen(path, "w");
+	double p = 0.0;
+	int rc = 0;
+
+	if (!f)
+		return -errno;
+	fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
+		"1/(1-Percentile)");
+	while (total > 0) {
+		int64_t v = ts_hist_percentile(h, p);
+		uint64_t n = count_upto(h, v);
+		double ticks;
+
+		if (n >= total || p >= 100.0)
+			break;
+		fprintf(f, "%12.3f %2.12f %10llu %14.2f\n", ms((double)v), p / 100.0,
+			(unsigned long long)n, 1.0 / (1.0 - p / 100.0));
+		ticks = ticks_per_half * pow(2.0, floor(log2(100.0 / (100.0 - p))) + 1);
+		p += 100.0 / ticks;
+	}
+	if (total > 0)
+		fprintf(f, "%12.3f %2.12f %10llu\n", ms((double)ts_hist_max(h)), 1.0,
+			(unsigned long long)total);
+	fprintf(f, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n", ms(ts_hist_mean(h)),
+		ms(ts_hist_stddev(h)));
+	fprintf(f, "#[Max     = %12.3f, Total count    = %12llu]\n", ms((double)ts_hist_max(h)),
+		(unsigned long long)total);
+	fprintf(f, "#[Buckets = %12d, SubBuckets     = %12d]\n", 34, 1024);
+	if (ferror(f))
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}

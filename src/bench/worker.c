@@ -1,0 +1,658 @@
+/* One `tsecho bench` worker: an event loop over its share of the
+ * connections.
+ *
+ * Closed loop: a connection sends its next message when the reply to the
+ * last one comes.  Open loop: message k of connection j (of n) is due at
+ * start + (k * n + j) * interval, whatever the replies do; a connection
+ * sends each message as soon as it is due and it can (its socket takes it
+ * and fewer than ring_size are outstanding).  Latency is reply time minus
+ * due time (corrected for coordinated omission, as wrk2 does) and, beside
+ * it, minus the actual send time.
+ *
+ * Replies are read as a stream in units of the message size, keeping only
+ * the few header bytes that carry the sequence number, so a connection
+ * costs a small fixed amount of memory however large the messages are. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#include <sys/timerfd.h>
+#endif
+
+#include "../lib/clock.h"
+#include "../lib/evloop.h"
+#include "../lib/net.h"
+#include "../lib/proto.h"
+#include "bench.h"
+
+enum {
+	SCRATCH = 65536,
+	DATAGRAMS_PER_READY = 64,
+	ECHO_HDR = 8, /* --echo: the sequence number opens the payload */
+};
+#define SCAN_NS (100 * TS_NS_PER_MS)
+#define CONNECT_TIMEOUT_NS (10 * TS_NS_PER_S)
+#define NO_SEQ UINT64_MAX
+
+/* BC_DEAD is 0: a connection never opened is dead. */
+enum bconn_state { BC_DEAD, BC_CONNECTING, BC_READY };
+
+struct slot {
+	uint64_t seq; /* NO_SEQ: free */
+	int64_t due_mono_ns;
+	int64_t sent_mono_ns;
+};
+
+struct bconn {
+	int fd;
+	uint8_t state;
+	uint8_t want_write;
+	uint32_t index; /* j, within the worker */
+	struct wstate *ws;
+	uint64_t next_k; /* the next message to send */
+	uint32_t outstanding;
+	uint32_t hdr_got;   /* bytes of the current reply's header read */
+	uint32_t body_left; /* bytes of it still to skip */
+	uint8_t hdr[TS_PROTO_HDR_LEN];
+	uint8_t *pending; /* the rest of a message the socket did not take */
+	uint32_t pending_len;
+	uint32_t pending_off;
+	struct slot *ring;
+};
+
+struct wstate {
+	struct ts_bench_worker *w;
+	const struct ts_bench_opts *opt;
+	struct ts_evloop *loop;
+	struct bconn *conns;
+	uint32_t ring_size;
+	uint32_t hdr_need; /* header bytes that carry the seq */
+	uint8_t *scratch;
+	uint8_t *msg;
+	int64_t start_mono_ns;
+	int64_t record_from_mono_ns; /* end of the warm-up */
+	int64_t send_until_mono_ns;
+	uint64_t sent;
+	int64_t interval_ns; /* open loop, per worker */
+	uint64_t next_due;   /* open loop: the next worker-wide message index */
+	int timer_fd;
+	int sending;
+};
+
+static int64_t due_of(const struct wstate *ws, const struct bconn *c, uint64_t k)
+{
+	return ws->start_mono_ns +
+	       (int64_t)((k * ws->w->n_conns + c->index) * (uint64_t)ws->interval_ns);
+}
+
+static void conn_kill(struct bconn *c, int counted)
+{
+	struct ts_bench_worker *w = c->ws->w;
+
+	if (c->state == BC_DEAD)
+		return;
+	if (counted) {
+		w->counts.errors++;
+		pthread_mutex_lock(&w->lock);
+		w->interval_errors++;
+		pthread_mutex_unlock(&w->lock);
+	}
+	ts_evloop_del(c->ws->loop, c->fd);
+	close(c->fd);
+	c->fd = -1;
+	c->state = BC_DEAD;
+	free(c->pending);
+	c->pending = NULL;
+}
+
+static void conn_watch(struct bconn *c)
+{
+	int events = TS_EV_READ | (c->want_write ? TS_EV_WRITE : 0);
+
+	if (c->state == BC_READY && ts_evloop_set(c->ws->loop, c->fd, events) != 0)
+		conn_kill(c, 1);
+}
+
+static int may_send(struct wstate *ws)
+{
+	if (!ws->sending)
+		return 0;
+	if (ws->w->count && ws->sent >= ws->w->count)
+		return 0;
+	return 1;
+}
+
+/* Sends what connection c may send now; returns with want_write set when
+ * its socket is full. */
+static void conn_send(struct bconn *c, int64_t now_mono_ns)
+{
+	struct wstate *ws = c->ws;
+	size_t size = ws->opt->size;
+
+	while (c->state == BC_READY && !c->pending && may_send(ws) &&
+	       c->outstanding < ws->ring_size) {
+		struct slot *s = &c->ring[c->next_k % ws->ring_size];
+		int64_t due = ws->interval_ns ? due_of(ws, c, c->next_k) : now_mono_ns;
+		ssize_t n;
+
+		if (due > now_mono_ns || s->seq != NO_SEQ)
+			break;
+		if (ws->opt->echo)
+			ts_put_be64(ws->msg, c->next_k);
+		else {
+			ts_put_be64(ws->msg + 16, c->next_k);
+			ts_put_be64(ws->msg + 24, (uint64_t)ts_wall_ns());
+		}
+		n = send(c->fd, ws->msg, size, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+				c->want_write = 1;
+				break;
+			}
+			if (errno == EINTR)
+				continue;
+			conn_kill(c, 1);
+			return;
+		}
+		if ((size_t)n < size) {
+			c->pending = malloc(size - (size_t)n);
+			if (!c->pending) {
+				conn_kill(c, 1);
+				return;
+			}
+			memcpy(c->pending, ws->msg + n, size - (size_t)n);
+			c->pending_len = (uint32_t)(size - (size_t)n);
+			c->pending_off = 0;
+			c->want_write = 1;
+		}
+		s->seq = c->next_k;
+		s->due_mono_ns = due;
+		s->sent_mono_ns = now_mono_ns;
+		c->next_k++;
+		c->outstanding++;
+		ws->sent++;
+		ws->w->counts.sent++;
+		if (!ws->interval_ns)
+			break; /* closed loop: one at a time */
+	}
+}
+
+static void conn_flush_pending(struct bconn *c, int64_t now_mono_ns)
+{
+	ssize_t n =
+	    send(c->fd, c->pending + c->pending_off, c->pending_len - c->pending_off, MSG_NOSIGNAL);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_kill(c, 1);
+		return;
+	}
+	c->pending_off += (uint32_t)n;
+	if (c->pending_off < c->pending_len)
+		return;
+	free(c->pending);
+	c->pending = NULL;
+	c->want_write = 0;
+	conn_send(c, now_mono_ns);
+}
+
+/* Accounts the reply to message seq of connection c. */
+static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
+{
+	struct wstate *ws = c->ws;
+	struct ts_bench_worker *w = ws->w;
+	struct slot *s = &c->ring[seq % ws->ring_size];
+	int64_t latency_ns;
+
+	if (s->seq != seq)
+		return; /* not outstanding: a duplicate, or given up on */
+	s->seq = NO_SEQ;
+	c->outstanding--;
+	latency_ns = now_mono_ns - s->due_mono_ns;
+	if (s->due_mono_ns >= ws->record_from_mono_ns) {
+		if (latency_ns > ws->opt->timeout_ns) {
+			w->counts.timeouts++;
+		} else {
+			ts_hist_record(w->hist, latency_ns);
+			if (w->hist_unc)
+				ts_hist_record(w->hist_unc, now_mono_ns - s->sent_mono_ns);
+			w->counts.messages++;
+			pthread_mutex_lock(&w->lock);
+			ts_hist_record(w->interval, latency_ns);
+			w->interval_messages++;
+			pthread_mutex_unlock(&w->lock);
+		}
+	}
+	conn_send(c, now_mono_ns);
+}
+
+/* The header of a reply is in c->hdr: its sequence number, or -1 when the
+ * server answered with an error or garbage. */
+static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
+{
+	struct ts_proto_hdr h;
+
+	if (ws->opt->echo) {
+		*seq = ts_get_be64(hdr);
+		return 0;
+	}
+	if (ts_proto_decode_hdr(hdr, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK ||
+	    h.type != TS_MSG_REPLY || h.frame_len != ws->opt->size)
+		return -1;
+	*seq = h.seq;
+	return 0;
+}
+
+/* Walks a stream of replies of opt->size bytes each. */
+static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_mono_ns)
+{
+	struct wstate *ws = c->ws;
+
+	while (len > 0 && c->state == BC_READY) {
+		if (c->hdr_got < ws->hdr_need) {
+			size_t k = ws->hdr_need - c->hdr_got;
+			if (k > len)
+				k = len;
+			memcpy(c->hdr + c->hdr_got, buf, k);
+			c->hdr_got += (uint32_t)k;
+			buf += k;
+			len -= k;
+			if (c->hdr_got < ws->hdr_need)
+				return;
+			c->body_left = (uint32_t)(ws->opt->size - ws->hdr_need);
+		}
+		if (c->body_left > 0) {
+			size_t k = c->body_left < len ? c->body_left : len;
+			c->body_left -= (uint32_t)k;
+			buf += k;
+			len -= k;
+			if (c->body_left > 0)
+				return;
+		}
+		{
+			uint64_t seq;
+			c->hdr_got = 0;
+			if (reply_seq(ws, c->hdr, &seq) != 0) {
+				conn_kill(c, 1);
+				return;
+			}
+			take_reply(c, seq, now_mono_ns);
+		}
+	}
+}
+
+static void conn_read(struct bconn *c)
+{
+	struct wstate *ws = c->ws;
+
+	for (int i = 0; i < (ws->opt->udp ? DATAGRAMS_PER_READY : 1); i++) {
+		ssize_t n = recv(c->fd, ws->scratch, SCRATCH, 0);
+		int64_t now_mono_ns = ts_mono_ns();
+		uint64_t seq;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				return;
+			/* UDP: an ICMP error for an earlier datagram, which
+			 * is lost; TCP: the connection is gone. */
+			if (ws->opt->udp)
+				continue;
+			conn_kill(c, 1);
+			return;
+		}
+		if (n == 0 && !ws->opt->udp) {
+			conn_kill(c, 1);
+			return;
+		}
+		if (!ws->opt->udp) {
+			conn_stream(c, ws->scratch, (size_t)n, now_mono_ns);
+			return;
+		}
+		if ((size_t)n == ws->opt->size && reply_seq(ws, ws->scratch, &seq) == 0)
+			take_reply(c, seq, now_mono_ns);
+	}
+}
+
+static void conn_connected(struct bconn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof err;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+		if (!c->ws->w->error[0])
+			snprintf(c->ws->w->error, sizeof c->ws->w->error, "%s",
+				 strerror(err ? err : errno));
+		conn_kill(c, 1);
+		return;
+	}
+	c->state = BC_READY;
+	c->ws->w->connected++;
+	conn_watch(c);
+}
+
+static void on_conn(struct ts_evloop *loop, int fd, int events, void *arg)
+{
+	struct bconn *c = arg;
+
+	(void)loop;
+	(void)fd;
+	if (c->state == BC_CONNECTING) {
+		conn_connected(c);
+		return;
+	}
+	if ((events & TS_EV_WRITE) && c->state == BC_READY) {
+		int64_t now_mono_ns = ts_mono_ns();
+		if (c->pending)
+			conn_flush_pending(c, now_mono_ns);
+		else {
+			c->want_write = 0;
+			conn_send(c, now_mono_ns);
+		}
+	}
+	if ((events & TS_EV_READ) && c->state == BC_READY)
+		conn_read(c);
+	conn_watch(c);
+}
+
+static int conn_open(struct wstate *ws, struct bconn *c)
+{
+	const struct ts_bench_shared *run = ws->w->run;
+	int type = ws->opt->udp ? SOCK_DGRAM : SOCK_STREAM;
+	int fd = socket(run->addr.ss_family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	c->fd = -1;
+	c->state = BC_DEAD;
+	if (fd < 0)
+		return -errno;
+	if (!ws->opt->udp && ts_net_set_nodelay(fd) != 0) {
+		close(fd);
+		return -EINVAL;
+	}
+	if (connect(fd, (const struct sockaddr *)&run->addr, run->addr_len) != 0 &&
+	    errno != EINPROGRESS) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	if (ts_evloop_add(ws->loop, fd, TS_EV_WRITE, on_conn, c) != 0) {
+		close(fd);
+		return -EMFILE;
+	}
+	c->fd = fd;
+	c->state = BC_CONNECTING;
+	return 0;
+}
+
+/* Every connection of the worker up (or failed), within the timeout. */
+static void connect_all(struct wstate *ws)
+{
+	struct ts_bench_worker *w = ws->w;
+	int64_t deadline_mono_ns = ts_mono_ns() + CONNECT_TIMEOUT_NS;
+	uint64_t pending = 0;
+
+	for (uint64_t j = 0; j < w->n_conns; j++) {
+		int rc = conn_open(ws, &ws->conns[j]);
+		if (rc != 0) {
+			w->counts.errors++;
+			if (!w->error[0])
+				snprintf(w->error, sizeof w->error, "%s", strerror(-rc));
+		}
+	}
+	for (;;) {
+		int64_t now_mono_ns = ts_mono_ns();
+		pending = 0;
+		for (uint64_t j = 0; j < w->n_conns; j++)
+			pending += ws->conns[j].state == BC_CONNECTING;
+		if (pending == 0 || now_mono_ns >= deadline_mono_ns || atomic_load(&w->run->stop))
+			break;
+		if (ts_evloop_run_once(ws->loop, ts_ms_until(deadline_mono_ns, now_mono_ns, 100)) <
+		    0)
+			break;
+	}
+	for (uint64_t j = 0; j < w->n_conns; j++) {
+		if (ws->conns[j].state == BC_CONNECTING) {
+			if (!w->error[0])
+				snprintf(w->error, sizeof w->error, "connection timed out");
+			conn_kill(&ws->conns[j], 1);
+		}
+	}
+}
+
+/* UDP: a datagram without a reply after the timeout is lost, and its
+ * connection may go on. */
+static void expire_udp(struct wstate *ws, int64_t now_mono_ns)
+{
+	for (uint64_t j = 0; j < ws->w->n_conns; j++) {
+		struct bconn *c = &ws->conns[j];
+		if (c->state != BC_READY || c->outstanding == 0)
+			continue;
+		for (uint32_t i = 0; i < ws->ring_size; i++) {
+			struct slot *s = &c->ring[i];
+			if (s->seq == NO_SEQ || s->sent_mono_ns + ws->opt->timeout_ns > now_mono_ns)
+				continue;
+			if (s->due_mono_ns >= ws->record_from_mono_ns)
+				ws->w->counts.lost++;
+			s->seq = NO_SEQ;
+			c->outstanding--;
+		}
+		conn_send(c, now_mono_ns);
+	}
+}
+
+static uint64_t outstanding(const struct wstate *ws)
+{
+	uint64_t n = 0;
+
+	for (uint64_t j = 0; j < ws->w->n_conns; j++)
+		if (ws->conns[j].state == BC_READY)
+			n += ws->conns[j].outstanding;
+	return n;
+}
+
+/* Open loop: hands every message that has come due to its connection. */
+static int64_t pace(struct wstate *ws, int64_t now_mono_ns)
+{
+	uint64_t n = ws->w->n_conns;
+
+	for (;;) {
+		int64_t due =
+		    ws->start_mono_ns + (int64_t)(ws->next_due * (uint64_t)ws->interval_ns);
+		if (due > now_mono_ns || !may_send(ws))
+			return due;
+		conn_send(&ws->conns[ws->next_due % n], now_mono_ns);
+		ws->next_due++;
+	}
+}
+
+#ifdef __linux__
+static void on_timer(struct ts_evloop *loop, int fd, int events, void *arg)
+{
+	uint64_t expirations;
+
+	(void)loop;
+	(void)events;
+	(void)arg;
+	/* Reading resets it; pace() runs after every wake-up anyway. */
+	if (read(fd, &expirations, sizeof expirations) < 0)
+		return;
+}
+
+static void arm_timer(struct wstate *ws, int64_t due_mono_ns)
+{
+	struct itimerspec its = { 0 };
+
+	if (ws->timer_fd < 0)
+		return;
+	its.it_value.tv_sec = due_mono_ns / TS_NS_PER_S;
+	its.it_value.tv_nsec = due_mono_ns % TS_NS_PER_S;
+	if (timerfd_settime(ws->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+		ws->timer_fd = -1; /* the loop's own timeout paces instead */
+}
+#endif
+
+static void run_loop(struct wstate *ws)
+{
+	const struct ts_bench_opts *opt = ws->opt;
+	int64_t next_scan_mono_ns = ws->start_mono_ns + SCAN_NS;
+
+	ws->sending = 1;
+	if (!ws->interval_ns) {
+		for (uint64_t j = 0; j < ws->w->n_conns; j++)
+			conn_send(&ws->conns[j], ts_mono_ns());
+	}
+	while (!atomic_load(&ws->w->run->stop)) {
+		int64_t now_mono_ns = ts_mono_ns();
+		int64_t wake_mono_ns = next_scan_mono_ns;
+
+		if (ws->sending && now_mono_ns >= ws->send_until_mono_ns)
+			ws->sending = 0;
+		if (ws->sending && ws->interval_ns) {
+			int64_t due = pace(ws, now_mono_ns);
+			if (may_send(ws)) {
+#ifdef __linux__
+				arm_timer(ws, due);
+				if (ws->timer_fd < 0 && due < wake_mono_ns)
+					wake_mono_ns = due;
+#else
+				if (due < wake_mono_ns)
+					wake_mono_ns = due;
+#endif
+			}
+		}
+		if (!may_send(ws) && outstanding(ws) == 0)
+			break;
+		if (!ws->sending && now_mono_ns >= ws->send_until_mono_ns + opt->timeout_ns)
+			break;
+		if (now_mono_ns >= next_scan_mono_ns) {
+			if (opt->udp)
+				expire_udp(ws, now_mono_ns);
+			next_scan_mono_ns = now_mono_ns + SCAN_NS;
+		}
+		if (ws->sending && ws->send_until_mono_ns < wake_mono_ns)
+			wake_mono_ns = ws->send_until_mono_ns;
+		if (ts_evloop_run_once(ws->loop, ts_ms_until(wake_mono_ns, now_mono_ns, 100)) < 0)
+			break;
+	}
+	/* What is still outstanding when the run ends never came back in
+	 * time. */
+	if (!atomic_load(&ws->w->run->stop))
+		ws->w->counts.timeouts += outstanding(ws);
+}
+
+static int setup(struct wstate *ws, struct ts_bench_worker *w)
+{
+	const struct ts_bench_opts *opt = w->run->opt;
+
+	memset(ws, 0, sizeof *ws);
+	ws->w = w;
+	ws->opt = opt;
+	ws->timer_fd = -1;
+	ws->hdr_need = opt->echo ? ECHO_HDR : TS_PROTO_HDR_LEN;
+	/* Outstanding messages a connection may have.  TCP: one, open loop
+	 * too, as wrk2 does: a connection whose reply is late cannot send on
+	 * time, its due times pass, and the corrected latency shows the wait
+	 * that the uncorrected one (from the actual send) leaves out.  UDP
+	 * datagrams are independent: enough for a long stall, fewer with
+	 * many connections so that memory stays small. */
+	ws->ring_size = 1;
+	if (opt->rate_per_s > 0) {
+		ws->interval_ns = (int64_t)((double)TS_NS_PER_S / w->rate_per_s);
+		if (ws->interval_ns < 1)
+			ws->interval_ns = 1;
+		if (opt->udp) {
+			uint64_t r = 65536 / (w->n_conns ? w->n_conns : 1);
+			ws->ring_size = (uint32_t)(r > 1024 ? 1024 : r < 8 ? 8 : r);
+		}
+	}
+	ws->loop = ts_evloop_new(w->run->max_fds);
+	ws->scratch = malloc(SCRATCH);
+	ws->msg = calloc(1, opt->size);
+	ws->conns = calloc(w->n_conns ? w->n_conns : 1, sizeof *ws->conns);
+	if (!ws->loop || !ws->scratch || !ws->msg || !ws->conns)
+		return -1;
+	for (uint64_t j = 0; j < w->n_conns; j++) {
+		struct bconn *c = &ws->conns[j];
+		c->fd = -1;
+		c->state = BC_DEAD;
+		c->ws = ws;
+		c->index = (uint32_t)j;
+		c->ring = malloc(ws->ring_size * sizeof *c->ring);
+		if (!c->ring)
+			return -1;
+		for (uint32_t i = 0; i < ws->ring_size; i++)
+			c->ring[i].seq = NO_SEQ;
+	}
+	if (opt->echo) {
+		memset(ws->msg, 'e', opt->size);
+	} else {
+		struct ts_proto_hdr h = {
+			.version = TS_PROTO_VERSION,
+			.type = TS_MSG_PROBE,
+			.hdr_len = TS_PROTO_HDR_LEN,
+			.frame_len = (uint32_t)opt->size,
+		};
+		ts_proto_encode_hdr(ws->msg, &h);
+	}
+#ifdef __linux__
+	if (ws->interval_ns) {
+		/* Timer wake-ups to the microsecond, not the default 50. */
+		prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+		ws->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (ws->timer_fd >= 0 &&
+		    ts_evloop_add(ws->loop, ws->timer_fd, TS_EV_READ, on_timer, NULL) != 0) {
+			close(ws->timer_fd);
+			ws->timer_fd = -1;
+		}
+	}
+#endif
+	return 0;
+}
+
+static void teardown(struct wstate *ws)
+{
+	if (ws->conns) {
+		for (uint64_t j = 0; j < ws->w->n_conns; j++) {
+			conn_kill(&ws->conns[j], 0);
+			free(ws->conns[j].ring);
+		}
+	}
+	if (ws->timer_fd >= 0)
+		close(ws->timer_fd);
+	ts_evloop_free(ws->loop);
+	free(ws->scratch);
+	free(ws->msg);
+	free(ws->conns);
+}
+
+void *ts_bench_worker_main(void *arg)
+{
+	struct ts_bench_worker *w = arg;
+	struct ts_bench_shared *run = w->run;
+	struct wstate ws;
+	int ok = setup(&ws, w) == 0;
+
+	if (!ok)
+		snprintf(w->error, sizeof w->error, "out of memory");
+	else
+		connect_all(&ws);
+	pthread_barrier_wait(&run->ready);
+	/* The main thread sets the start time between the two barriers. */
+	pthread_barrier_wait(&run->go);
+	if (ok && w->connected > 0) {
+		ws.start_mono_ns = run->start_mono_ns;
+		ws.record_from_mono_ns = run->start_mono_ns + run->opt->warmup_ns;
+		ws.send_until_mono_ns = run->opt->duration_ns
+					    ? ws.record_from_mono_ns + run->opt->duration_ns
+					    : INT64_MAX;
+		run_loop(&ws);
+	}
+	teardown(&ws);
+	atomic_fetch_add(&run->finished, 1);
+	return NULL;
+}
