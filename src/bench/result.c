@@ -140,7 +140,8 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 	ts_json_u64(&j, "timeouts", r->counts.timeouts);
 	ts_json_u64(&j, "lost", r->counts.lost);
 	json_spectrum(&j, "latency_ms", ts_hist_count(r->hist) ? r->hist : NULL);
-	json_spectrum(&j, "uncorrected_ms", r->hist_unc);
+	json_spectrum(&j, "uncorrected_ms",
+		      r->hist_unc && ts_hist_count(r->hist_unc) ? r->hist_unc : NULL);
 	ts_bench_json_histogram(&j, "histogram", r->hist);
 	ts_bench_json_histogram(&j, "uncorrected_histogram", r->hist_unc);
 	ts_json_close(&j, '}');

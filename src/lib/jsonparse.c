@@ -320,10 +320,13 @@ static int parse_string(struct parser *p, char **out, size_t *out_len)
 }
 
 /* Room for one more element: items (and keys, for objects) grown to at
- * least n + 1 slots, doubling; *cap is the current capacity. */
+ * least n + 1 slots, doubling from 1; *cap is the current capacity.
+ * Starting at 1 keeps the many small containers of a result file (the
+ * [index, count] pairs of a histogram) exact-size, with no slack for
+ * shrink() to leave behind as heap holes. */
 static int grow(struct parser *p, struct ts_jv *v, size_t *cap)
 {
-	size_t new_cap = *cap ? *cap * 2 : 4;
+	size_t new_cap = *cap ? *cap * 2 : 1;
 	struct ts_jv *items;
 
 	if (v->n < *cap)

@@ -11,10 +11,6 @@
  * process-wide; every command does that too. */
 #ifndef MSG_NOSIGNAL
 #define MSG_NOSIGNAL 0
-/* Raises the RLIMIT_NOFILE soft limit to the hard one (thousands of
- * connections need it) and returns the limit in force, at most 2^20. */
-int ts_raise_nofile(void);
-
 #endif
 
 /* Longest "[ipv6%scope]:65535" text, NUL included. */

@@ -173,6 +173,7 @@ static void test_escapes(void)
 	CHECK_REJECTS("\"\\ud800\\ud800\"");
 	CHECK_REJECTS("\"\\ud800x\"");
 	CHECK_REJECTS("\"\\ude00\\ud83d\"");
+	CHECK_REJECTS("\"\\udc00\\udc00\"");
 	/* Bad escapes. */
 	CHECK_REJECTS("\"\\x\"");
 	CHECK_REJECTS("\"\\U00e9\"");
@@ -273,6 +274,8 @@ static void test_error_position(void)
 		{ "[1 2]", "line 1, column 4: expected ',' or ']'" },
 		{ "[1", "line 1, column 3: unexpected end of input" },
 		{ "01", "line 1, column 2: leading zero in number" },
+		{ "[1ex]", "line 1, column 4: expected a digit in exponent" },
+		{ "-", "line 1, column 2: unexpected end of input" },
 		{ "{} x", "line 1, column 4: unexpected data after the value" },
 		{ "\"ab\\q\"", "line 1, column 4: invalid escape in string" },
 		{ "\"\\ud800\"", "line 1, column 2: lone surrogate in \\u escape" },
