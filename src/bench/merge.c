@@ -12,7 +12,8 @@
 #include "../lib/jsonparse.h"
 #include "bench.h"
 
-#define FILE_MAX (8u << 20) /* a result is a few hundred KB at most, and parsing
+#define FILE_MAX                                                                                   \
+	(8u << 20) /* a result is a few hundred KB at most, and parsing
 			     * costs some 30 bytes of memory a byte */
 
 static const char usage[] = "usage: tsecho merge [--json] FILE.json...\n"
