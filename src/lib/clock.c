@@ -4,6 +4,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
+#ifdef __linux__
+#include <sys/timex.h>
+#endif
 
 static int64_t read_clock(clockid_t id)
 {
@@ -49,4 +52,25 @@ int ts_format_wall(char *buf, size_t cap, int64_t wall_ns)
 		sec -= 1;
 	}
 	return snprintf(buf, cap, "%" PRId64 ".%06" PRId64, sec, (int64_t)(rem_ns / TS_NS_PER_US));
+}
+
+void ts_clock_sync(int *synced, double *err_ns)
+{
+	*synced = 0;
+	*err_ns = 1e9;
+#ifdef __linux__
+	{
+		struct timex tx = { 0 };
+		int state = adjtimex(&tx);
+
+		if (state < 0)
+			return;
+		if (state != TIME_ERROR && !(tx.status & STA_UNSYNC)) {
+			*synced = 1;
+			*err_ns = (double)tx.esterror * 1000.0;
+		} else {
+			*err_ns = (double)tx.maxerror * 1000.0;
+		}
+	}
+#endif
 }

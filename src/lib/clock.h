@@ -17,6 +17,11 @@ int64_t ts_mono_ns(void);
 /* Nanoseconds since the Unix epoch on CLOCK_REALTIME. */
 int64_t ts_wall_ns(void);
 
+/* Whether the kernel says the wall clock is synchronised (NTP/PTP
+ * discipline, adjtimex(2)) and its estimated error in ns (the maximum
+ * error when not synchronised; a second where the platform cannot say). */
+void ts_clock_sync(int *synced, double *err_ns);
+
 /* Milliseconds from now to a deadline on the monotonic clock, for
  * poll/epoll: rounded up (so a wait does not end just before it), 0 when it
  * has passed, at most cap_ms. */

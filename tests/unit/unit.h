@@ -72,5 +72,6 @@ extern const struct unit_test hist_tests[];
 extern const struct unit_test stats_tests[];
 extern const struct unit_test client_tests[];
 extern const struct unit_test jsonparse_tests[];
+extern const struct unit_test stamp_tests[];
 
 #endif
