@@ -19,6 +19,7 @@
 #include "../lib/net.h"
 #include "../lib/parse.h"
 #include "../lib/proto.h"
+#include "../lib/stamp.h"
 
 #define MAX_THREADS 256
 #define UDP_SIZE_MAX 65507u
@@ -41,6 +42,7 @@ static const char usage[] =
     "      --tcp, --udp      transport (default tcp)\n"
     "  -4, -6                IPv4 or IPv6 only\n"
     "      --echo            against an RFC 862 echo service\n"
+    "      --stamp           STAMP packets to a STAMP reflector (UDP, port 862)\n"
     "  -q, --quiet           no progress, only the result\n"
     "      --json            the result as JSON, histogram included\n"
     "      --hgrm FILE       the latency histogram, HdrHistogram format\n"
@@ -57,6 +59,7 @@ enum {
 	OPT_ECHO,
 	OPT_JSON,
 	OPT_HGRM,
+	OPT_STAMP,
 };
 
 static const struct option options[] = {
@@ -74,6 +77,7 @@ static const struct option options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
+	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -161,6 +165,10 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 	case OPT_HGRM:
 		opt->hgrm_path = arg;
 		return -1;
+	case OPT_STAMP:
+		opt->stamp = 1;
+		opt->udp = 1;
+		return -1;
 	case 'h':
 		fputs(usage, stdout);
 		return 0;
@@ -198,7 +206,16 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 	}
 	if (opt->count)
 		opt->duration_ns = 0;
-	if (!opt->echo && opt->size < TS_PROTO_HDR_LEN) {
+	if (opt->size == 0)
+		opt->size = opt->stamp ? TS_STAMP_BASE_LEN : 64;
+	if (opt->stamp && (opt->echo || opt->size < TS_STAMP_BASE_LEN)) {
+		fprintf(stderr,
+			"tsecho bench: --stamp sends STAMP packets of %u bytes or more, "
+			"not with --echo\n",
+			TS_STAMP_BASE_LEN);
+		return 2;
+	}
+	if (!opt->echo && !opt->stamp && opt->size < TS_PROTO_HDR_LEN) {
 		fprintf(stderr, "tsecho bench: a message is at least %u bytes (-s)\n",
 			TS_PROTO_HDR_LEN);
 		return 2;
@@ -423,14 +440,14 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 	return rc;
 }
 
-static int resolve(struct ts_target *t, const char *host, int family, int udp,
+static int resolve(struct ts_target *t, const char *host, int family, int udp, int stamp,
 		   struct ts_bench_shared *run)
 {
 	char buf[128];
 	int sys_errno = 0;
 	enum ts_target_err err;
 
-	if (ts_target_parse(t, host, 12345) != TS_TARGET_OK) {
+	if (ts_target_parse(t, host, stamp ? TS_STAMP_DEFAULT_PORT : 12345) != TS_TARGET_OK) {
 		fprintf(stderr, "tsecho bench: bad HOST[:PORT] '%s'\n", host);
 		return 2;
 	}
@@ -452,7 +469,7 @@ int ts_cmd_bench(int argc, char **argv)
 	struct ts_bench_opts opt = {
 		.connections = 16,
 		.duration_ns = 10 * TS_NS_PER_S,
-		.size = 64,
+		.size = 0, /* 64, or the STAMP base packet's 44 */
 		.timeout_ns = 2 * TS_NS_PER_S,
 	};
 	struct ts_bench_shared run;
@@ -486,7 +503,7 @@ int ts_cmd_bench(int argc, char **argv)
 		snprintf(builtin_host, sizeof builtin_host, "127.0.0.1:%d", builtin.port);
 		host = builtin_host;
 	}
-	rc = resolve(&t, host, family, opt.udp, &run);
+	rc = resolve(&t, host, family, opt.udp, opt.stamp, &run);
 	if (rc < 0) {
 		r.target = t.addr_text;
 		r.opt = &opt;

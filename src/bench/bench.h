@@ -24,6 +24,7 @@ struct ts_bench_opts {
 	int64_t timeout_ns;
 	int udp;
 	int echo;
+	int stamp; /* STAMP Session-Sender packets (RFC 8762), UDP */
 	int quiet;
 	int json;
 	const char *hgrm_path;

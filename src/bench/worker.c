@@ -29,6 +29,7 @@
 #include "../lib/evloop.h"
 #include "../lib/net.h"
 #include "../lib/proto.h"
+#include "../lib/stamp.h"
 #include "bench.h"
 
 enum {
@@ -83,6 +84,7 @@ struct wstate {
 	uint64_t next_due;   /* open loop: the next worker-wide message index */
 	int timer_fd;
 	int sending;
+	uint16_t stamp_ee; /* --stamp: our error estimate */
 };
 
 static int64_t due_of(const struct wstate *ws, const struct bconn *c, uint64_t k)
@@ -143,9 +145,16 @@ static void conn_send(struct bconn *c, int64_t now_mono_ns)
 
 		if (due > now_mono_ns || s->seq != NO_SEQ)
 			break;
-		if (ws->opt->echo)
+		if (ws->opt->echo) {
 			ts_put_be64(ws->msg, c->next_k);
-		else {
+		} else if (ws->opt->stamp) {
+			struct ts_stamp_sender st = {
+				.seq = (uint32_t)c->next_k,
+				.timestamp = ts_ntp_from_unix_ns(ts_wall_ns()),
+				.ee = ws->stamp_ee,
+			};
+			ts_stamp_sender_encode(ws->msg, &st);
+		} else {
 			ts_put_be64(ws->msg + 16, c->next_k);
 			ts_put_be64(ws->msg + 24, (uint64_t)ts_wall_ns());
 		}
@@ -210,7 +219,9 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
 	struct slot *s = &c->ring[seq % ws->ring_size];
 	int64_t latency_ns;
 
-	if (s->seq != seq)
+	/* STAMP carries 32 bits of the sequence number. */
+	if (s->seq == NO_SEQ ||
+	    (ws->opt->stamp ? (uint32_t)s->seq != (uint32_t)seq : s->seq != seq))
 		return; /* not outstanding: a duplicate, or given up on */
 	s->seq = NO_SEQ;
 	c->outstanding--;
@@ -240,6 +251,14 @@ static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
 
 	if (ws->opt->echo) {
 		*seq = ts_get_be64(hdr);
+		return 0;
+	}
+	if (ws->opt->stamp) {
+		struct ts_stamp_reflector r;
+		/* UDP only: hdr is the whole datagram of opt->size octets. */
+		if (ts_stamp_reflector_decode(hdr, ws->opt->size, &r) != TS_DECODE_OK)
+			return -1;
+		*seq = r.sender_seq;
 		return 0;
 	}
 	if (ts_proto_decode_hdr(hdr, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK ||
@@ -590,6 +609,8 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 	}
 	if (opt->echo) {
 		memset(ws->msg, 'e', opt->size);
+	} else if (opt->stamp) {
+		ws->stamp_ee = ts_stamp_local_ee();
 	} else {
 		struct ts_proto_hdr h = {
 			.version = TS_PROTO_VERSION,

@@ -18,6 +18,7 @@
 #include "../lib/clock.h"
 #include "../lib/parse.h"
 #include "../lib/proto.h"
+#include "../lib/stamp.h"
 #include "builtin.h"
 #include "commands.h"
 #include "pinger.h"
@@ -58,6 +59,7 @@ enum {
 	OPT_SYNCED,
 	OPT_JSON,
 	OPT_SAMPLES,
+	OPT_STAMP,
 };
 
 static const struct option options[] = {
@@ -74,6 +76,7 @@ static const struct option options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "samples", no_argument, NULL, OPT_SAMPLES },
+	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -172,6 +175,10 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const cha
 		case OPT_SAMPLES:
 			opt->samples = 1;
 			break;
+		case OPT_STAMP:
+			opt->stamp = 1;
+			opt->udp = 1;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -194,8 +201,14 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const cha
 /* Checks the combination of options; returns -1 to go on or 2. */
 static int check_opts(const struct ts_ping_opts *opt)
 {
-	if (opt->connect_mode + opt->echo + opt->text > 1) {
-		fprintf(stderr, "tsecho ping: --connect, --echo and --text exclude each other\n");
+	if (opt->connect_mode + opt->echo + opt->text + opt->stamp > 1) {
+		fprintf(stderr,
+			"tsecho ping: --connect, --echo, --stamp and --text exclude each other\n");
+		return 2;
+	}
+	if (opt->stamp && opt->size < TS_STAMP_BASE_LEN) {
+		fprintf(stderr, "tsecho ping: a STAMP packet is at least %u bytes (-s)\n",
+			TS_STAMP_BASE_LEN);
 		return 2;
 	}
 	if ((opt->connect_mode || opt->text) && opt->udp) {
@@ -203,7 +216,8 @@ static int check_opts(const struct ts_ping_opts *opt)
 			opt->connect_mode ? "--connect" : "--text");
 		return 2;
 	}
-	if (!opt->echo && !opt->text && !opt->connect_mode && opt->size < TS_PROTO_HDR_LEN) {
+	if (!opt->echo && !opt->text && !opt->connect_mode && !opt->stamp &&
+	    opt->size < TS_PROTO_HDR_LEN) {
 		fprintf(stderr, "tsecho ping: a probe is at least %u bytes (-s)\n",
 			TS_PROTO_HDR_LEN);
 		return 2;
@@ -333,7 +347,7 @@ static void print_report(struct ts_pinger *p, int64_t duration_ns)
 {
 	const struct ts_ping_opts *opt = p->opt;
 	struct ts_ping_report r;
-	int probe = p->mode == &ts_mode_probe;
+	int full = p->mode == &ts_mode_probe || p->mode == &ts_mode_stamp;
 
 	memset(&r, 0, sizeof r);
 	r.mode = p->mode->name;
@@ -343,7 +357,19 @@ static void print_report(struct ts_pinger *p, int64_t duration_ns)
 	r.interval_ns = opt->interval_ns;
 	r.synced = opt->synced;
 	r.duration_ns = duration_ns;
-	ts_report_from_session(&r, &p->sess, probe || p->mode == &ts_mode_text, probe);
+	ts_report_from_session(&r, &p->sess, full || p->mode == &ts_mode_text, full);
+	if (p->mode == &ts_mode_stamp && p->stamp_stateful) {
+		/* A stateful reflector counted what reached it: what it
+		 * counted and we did not see was lost on the way back
+		 * (RFC 8762 4). */
+		uint64_t lost = p->sess.sent - p->sess.received;
+		uint64_t back = p->stamp_reflected > p->sess.received
+				    ? p->stamp_reflected - p->sess.received
+				    : 0;
+		r.have_loss_split = 1;
+		r.lost_backward = back < lost ? back : lost;
+		r.lost_forward = lost - r.lost_backward;
+	}
 	r.with_samples = opt->samples;
 	r.samples = p->samples;
 	r.n_samples = p->n_samples;
@@ -388,7 +414,7 @@ int ts_cmd_ping(int argc, char **argv)
 {
 	struct ts_ping_opts opt = {
 		.interval_ns = -1, /* until we know whether there is a host */
-		.size = 64,
+		.size = 0,         /* 64, or the STAMP base packet's 44 */
 		.timeout_ns = 2 * TS_NS_PER_S,
 	};
 	struct ts_pinger p;
@@ -399,22 +425,26 @@ int ts_cmd_ping(int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	if (opt.size == 0)
+		opt.size = opt.stamp ? TS_STAMP_BASE_LEN : 64;
 	if ((rc = check_opts(&opt)) >= 0)
 		return rc;
 	memset(&p, 0, sizeof p);
 	p.opt = &opt;
 	p.fd = -1;
-	p.mode = opt.connect_mode ? &ts_mode_connect
-		 : opt.echo       ? &ts_mode_echo
-		 : opt.text       ? &ts_mode_text
-				  : &ts_mode_probe;
+	p.mode = opt.stamp          ? &ts_mode_stamp
+		 : opt.connect_mode ? &ts_mode_connect
+		 : opt.echo         ? &ts_mode_echo
+		 : opt.text         ? &ts_mode_text
+				    : &ts_mode_probe;
 	p.target.family = family;
 	p.target.socktype = opt.udp ? SOCK_DGRAM : SOCK_STREAM;
 	if (setup_signals() != 0) {
 		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
 		return 2;
 	}
-	if (host && ts_target_parse(&p.target, host, 12345) != TS_TARGET_OK) {
+	if (host && ts_target_parse(&p.target, host, opt.stamp ? TS_STAMP_DEFAULT_PORT : 12345) !=
+			TS_TARGET_OK) {
 		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
 		return 2;
 	}

@@ -77,7 +77,7 @@ void ts_pinger_got(struct ts_pinger *p, const struct ts_sample *s, size_t bytes)
 	}
 	if (p->opt->quiet || p->opt->json)
 		return;
-	if (p->mode == &ts_mode_probe)
+	if (p->mode == &ts_mode_probe || p->mode == &ts_mode_stamp)
 		print_probe_line(p, s, bytes, dup);
 	else if (p->mode == &ts_mode_connect)
 		printf("connected to %s: seq=%" PRIu64 " time=%.3f ms\n", p->target.addr_text,

@@ -1,8 +1,9 @@
 /* Between `tsecho ping` (ping.c: options, schedule, output) and its modes:
  * mode_probe.c (tsecho's binary protocol, TCP or UDP), mode_text.c (the
  * seed's text protocol), mode_connect.c (TCP handshakes), mode_echo.c
- * (RFC 862).  A mode opens the connection, sends probe seq, and turns what
- * it reads into samples for ts_pinger_got(). */
+ * (RFC 862), mode_stamp.c (STAMP, RFC 8762).  A mode opens the
+ * connection, sends probe seq, and turns what it reads into samples for
+ * ts_pinger_got(). */
 #ifndef TSECHO_PINGER_H
 #define TSECHO_PINGER_H
 
@@ -23,6 +24,7 @@ struct ts_ping_opts {
 	int text;         /* --text: no protocol question */
 	int connect_mode; /* --connect */
 	int echo;         /* --echo */
+	int stamp;        /* --stamp */
 	int synced;
 	int quiet;
 	int json;
@@ -50,6 +52,7 @@ extern const struct ts_mode ts_mode_probe;
 extern const struct ts_mode ts_mode_text;
 extern const struct ts_mode ts_mode_connect;
 extern const struct ts_mode ts_mode_echo;
+extern const struct ts_mode ts_mode_stamp;
 
 /* When each probe in the sequence window was sent. */
 struct ts_send_slot {
@@ -72,6 +75,8 @@ struct ts_pinger {
 	size_t scratch_cap;
 	uint64_t connect_seq; /* --connect: the probe under way */
 	int64_t connect_start_mono_ns;
+	int stamp_stateful;        /* a reflector's count differed from ours */
+	uint64_t stamp_reflected;  /* the reflector's highest count + 1 */
 	struct ts_sample *samples; /* --samples: every new reply */
 	size_t n_samples;
 	size_t samples_cap;

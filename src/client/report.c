@@ -2,6 +2,7 @@
 #include "report.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 #include "../lib/clock.h"
 #include "../lib/json.h"
@@ -86,20 +87,37 @@ static void print_summary3(FILE *out, const char *what, const struct ts_summary3
 			ms(s->mean_ns), ms(s->max_ns), tail);
 }
 
+static const char *mode_label(const char *mode)
+{
+	static const struct {
+		const char *mode, *label;
+	} labels[] = {
+		{ "probe", "binary protocol" }, { "text", "text protocol" },
+		{ "connect", "TCP handshake" }, { "echo", "RFC 862 echo" },
+		{ "stamp", "STAMP" },
+	};
+
+	for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++)
+		if (strcmp(labels[i].mode, mode) == 0)
+			return labels[i].label;
+	return mode;
+}
+
 void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 {
 	char bound[64] = "";
 
 	fprintf(out, "--- %s ping statistics (%s, %s) ---\n", r->target, r->transport,
-		r->mode[0] == 'p'   ? "binary protocol"
-		: r->mode[0] == 't' ? "text protocol"
-		: r->mode[0] == 'c' ? "TCP handshake"
-				    : "RFC 862 echo");
+		mode_label(r->mode));
 	fprintf(out,
 		"%" PRIu64 " sent, %" PRIu64 " received, %.1f%% loss, %" PRIu64
 		" duplicates, %" PRIu64 " reordered, time %.3f s\n",
 		r->sent, r->received, loss_pct(r), r->duplicates, r->reordered,
 		(double)r->duration_ns / TS_NS_PER_S);
+	if (r->have_loss_split)
+		fprintf(out,
+			"lost forward %" PRIu64 ", backward %" PRIu64 " (stateful reflector)\n",
+			r->lost_forward, r->lost_backward);
 	if (!r->have_rtt)
 		return;
 	fprintf(out, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", ms(r->rtt_min_ns),
@@ -174,6 +192,13 @@ static void json_packets(struct ts_json *j, const struct ts_ping_report *r)
 	ts_json_num(j, "loss_pct", loss_pct(r), 3);
 	ts_json_u64(j, "duplicates", r->duplicates);
 	ts_json_u64(j, "reordered", r->reordered);
+	if (r->have_loss_split) {
+		ts_json_u64(j, "lost_forward", r->lost_forward);
+		ts_json_u64(j, "lost_backward", r->lost_backward);
+	} else {
+		ts_json_null(j, "lost_forward");
+		ts_json_null(j, "lost_backward");
+	}
 	ts_json_close(j, '}');
 }
 

@@ -27,6 +27,10 @@ struct ts_ping_report {
 	uint64_t received;
 	uint64_t duplicates;
 	uint64_t reordered;
+	/* STAMP with a stateful reflector: lost on the way out / back. */
+	int have_loss_split;
+	uint64_t lost_forward;
+	uint64_t lost_backward;
 	int64_t duration_ns;
 
 	int have_rtt;

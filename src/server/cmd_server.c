@@ -32,6 +32,11 @@ static const char usage[] =
     "      --idle-timeout DUR   close connections idle this long (default 300s; 0 never)\n"
     "  -q, --quiet              log only the listening lines and the summary\n"
     "      --log-format FMT     text (default) or json\n"
+    "      --stamp[=PORT]       also a STAMP reflector, RFC 8762 (UDP, default 862)\n"
+    "      --stamp-stateful     per-session sequence numbers (forward/backward loss)\n"
+    "      --stamp-rate N       STAMP packets a second per source (1000; 0: no limit)\n"
+    "      --stamp-batch N      datagrams per recvmmsg/sendmmsg (32; 1: no batching)\n"
+    "      --echo[=PORT]        also RFC 862 echo, TCP and UDP (default 7)\n"
     "  -h, --help               this help\n"
     "\n"
     "SIZE takes k and m suffixes; DUR takes ns, us, ms, s, m, h (default s).\n"
@@ -46,6 +51,11 @@ enum {
 	OPT_MAX_OUTPUT,
 	OPT_IDLE_TIMEOUT,
 	OPT_LOG_FORMAT,
+	OPT_STAMP,
+	OPT_STAMP_STATEFUL,
+	OPT_STAMP_RATE,
+	OPT_STAMP_BATCH,
+	OPT_ECHO,
 };
 
 static const struct option options[] = {
@@ -59,6 +69,11 @@ static const struct option options[] = {
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+	{ "stamp", optional_argument, NULL, OPT_STAMP },
+	{ "stamp-stateful", no_argument, NULL, OPT_STAMP_STATEFUL },
+	{ "stamp-rate", required_argument, NULL, OPT_STAMP_RATE },
+	{ "stamp-batch", required_argument, NULL, OPT_STAMP_BATCH },
+	{ "echo", optional_argument, NULL, OPT_ECHO },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -128,6 +143,35 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 			else
 				return bad_value("--log-format", optarg, "want text or json");
 			break;
+		case OPT_STAMP:
+			cfg->stamp = 1;
+			if (optarg && ts_parse_u64(optarg, 0, 65535, &v) != 0)
+				return bad_value("--stamp port", optarg, "want 0..65535");
+			if (optarg)
+				cfg->stamp_port = (uint16_t)v;
+			break;
+		case OPT_STAMP_STATEFUL:
+			cfg->stamp_stateful = 1;
+			break;
+		case OPT_STAMP_RATE:
+			if (ts_parse_u64(optarg, 0, 100000000, &v) != 0)
+				return bad_value(
+				    "--stamp-rate", optarg,
+				    "want packets a second per source, 0 for no limit");
+			cfg->stamp_rate_per_s = (double)v;
+			break;
+		case OPT_STAMP_BATCH:
+			if (ts_parse_u64(optarg, 1, 64, &v) != 0)
+				return bad_value("--stamp-batch", optarg, "want 1..64");
+			cfg->stamp_batch = (int)v;
+			break;
+		case OPT_ECHO:
+			cfg->echo = 1;
+			if (optarg && ts_parse_u64(optarg, 0, 65535, &v) != 0)
+				return bad_value("--echo port", optarg, "want 0..65535");
+			if (optarg)
+				cfg->echo_port = (uint16_t)v;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -187,6 +231,10 @@ int ts_cmd_server(int argc, char **argv)
 		.max_output = 256 * 1024,
 		.idle_timeout_ns = 300 * TS_NS_PER_S,
 		.log_format = TS_LOG_TEXT,
+		.stamp_port = 862,
+		.stamp_rate_per_s = 1000,
+		.stamp_batch = 32,
+		.echo_port = 7,
 	};
 	int nofile;
 	int rc = parse_args(argc, argv, &cfg);

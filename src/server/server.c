@@ -71,39 +71,61 @@ static void close_listeners(struct ts_server *srv)
 	srv->n_listeners = 0;
 }
 
-/* Binds one socket of each enabled type to sa.  Returns 0 or -errno, and
- * fills *port with the port bound when it was 0. */
-static int bind_addr(struct ts_server *srv, struct sockaddr *sa, socklen_t len, int v6only,
-		     uint16_t *port)
+/* Binds one socket of type to sa at *port (learning the port when it is
+ * 0) for role; returns 0 or -errno. */
+static int bind_one(struct ts_server *srv, struct sockaddr *sa, socklen_t len, int v6only, int type,
+		    enum listener_role role, uint16_t *port)
 {
-	const struct ts_server_config *cfg = srv->cfg;
-	int types[2];
-	int n_types = 0;
+	struct listener *l;
+	int fd, rc;
 
-	if (cfg->tcp)
-		types[n_types++] = SOCK_STREAM;
-	if (cfg->udp)
-		types[n_types++] = SOCK_DGRAM;
-	for (int i = 0; i < n_types; i++) {
-		int fd;
-
-		if (srv->n_listeners >= (int)(sizeof srv->listeners / sizeof srv->listeners[0]))
-			return -EMFILE;
-		ts_net_set_port(sa, *port);
-		fd = ts_net_bind(sa, len, types[i], v6only, BACKLOG);
-		if (fd < 0)
-			return fd;
-		srv->listeners[srv->n_listeners].fd = fd;
-		srv->listeners[srv->n_listeners].type = types[i];
-		srv->n_listeners++;
-		if (*port == 0) {
-			int p = ts_net_local_port(fd);
-			if (p < 0)
-				return p;
-			*port = (uint16_t)p;
-		}
+	if (srv->n_listeners >= (int)(sizeof srv->listeners / sizeof srv->listeners[0]))
+		return -EMFILE;
+	ts_net_set_port(sa, *port);
+	fd = ts_net_bind(sa, len, type, v6only, BACKLOG);
+	if (fd < 0)
+		return fd;
+	l = &srv->listeners[srv->n_listeners++];
+	l->fd = fd;
+	l->type = type;
+	l->role = role;
+	l->srv = srv;
+	if (role == ROLE_STAMP && (rc = ts_reflector_prepare(fd, sa->sa_family)) != 0)
+		return rc;
+	if (*port == 0) {
+		int p = ts_net_local_port(fd);
+		if (p < 0)
+			return p;
+		*port = (uint16_t)p;
 	}
 	return 0;
+}
+
+/* The ports of each role; 0 until learnt when asked for 0. */
+struct ports {
+	uint16_t main;
+	uint16_t stamp;
+	uint16_t echo;
+};
+
+/* Binds every socket the configuration asks for to sa. */
+static int bind_addr(struct ts_server *srv, struct sockaddr *sa, socklen_t len, int v6only,
+		     struct ports *ports)
+{
+	const struct ts_server_config *cfg = srv->cfg;
+	int rc = 0;
+
+	if (cfg->tcp)
+		rc = bind_one(srv, sa, len, v6only, SOCK_STREAM, ROLE_MAIN, &ports->main);
+	if (rc == 0 && cfg->udp)
+		rc = bind_one(srv, sa, len, v6only, SOCK_DGRAM, ROLE_MAIN, &ports->main);
+	if (rc == 0 && cfg->stamp)
+		rc = bind_one(srv, sa, len, v6only, SOCK_DGRAM, ROLE_STAMP, &ports->stamp);
+	if (rc == 0 && cfg->echo)
+		rc = bind_one(srv, sa, len, v6only, SOCK_STREAM, ROLE_ECHO, &ports->echo);
+	if (rc == 0 && cfg->echo)
+		rc = bind_one(srv, sa, len, v6only, SOCK_DGRAM, ROLE_ECHO, &ports->echo);
+	return rc;
 }
 
 /* Binds every listener once.  Returns 0, -errno, or a getaddrinfo error
@@ -111,7 +133,7 @@ static int bind_addr(struct ts_server *srv, struct sockaddr *sa, socklen_t len, 
 static int bind_all_once(struct ts_server *srv, const char **what)
 {
 	const struct ts_server_config *cfg = srv->cfg;
-	uint16_t port = cfg->port;
+	struct ports ports = { cfg->port, cfg->stamp_port, cfg->echo_port };
 	int rc;
 
 	if (cfg->n_listen == 0) {
@@ -120,13 +142,14 @@ static int bind_all_once(struct ts_server *srv, const char **what)
 		struct sockaddr_in any4 = { .sin_family = AF_INET };
 
 		*what = "::";
-		rc = bind_addr(srv, (struct sockaddr *)&any6, sizeof any6, 0, &port);
+		rc = bind_addr(srv, (struct sockaddr *)&any6, sizeof any6, 0, &ports);
 		if (rc != -EAFNOSUPPORT)
 			return rc;
 		/* No IPv6 on this host: IPv4 alone. */
 		*what = "0.0.0.0";
 		close_listeners(srv);
-		return bind_addr(srv, (struct sockaddr *)&any4, sizeof any4, 0, &port);
+		ports = (struct ports){ cfg->port, cfg->stamp_port, cfg->echo_port };
+		return bind_addr(srv, (struct sockaddr *)&any4, sizeof any4, 0, &ports);
 	}
 	for (int i = 0; i < cfg->n_listen; i++) {
 		struct addrinfo hints = { .ai_flags = AI_PASSIVE, .ai_socktype = SOCK_STREAM };
@@ -138,7 +161,7 @@ static int bind_all_once(struct ts_server *srv, const char **what)
 			return rc == EAI_SYSTEM ? -errno : rc;
 		for (struct addrinfo *ai = res; ai && rc == 0; ai = ai->ai_next) {
 			if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
-				rc = bind_addr(srv, ai->ai_addr, ai->ai_addrlen, 1, &port);
+				rc = bind_addr(srv, ai->ai_addr, ai->ai_addrlen, 1, &ports);
 		}
 		freeaddrinfo(res);
 		if (rc != 0)
@@ -159,7 +182,9 @@ static int bind_all(struct ts_server *srv)
 		if (rc == 0)
 			return 0;
 		close_listeners(srv);
-		if (!(rc == -EADDRINUSE && srv->cfg->port == 0))
+		if (!(rc == -EADDRINUSE &&
+		      (srv->cfg->port == 0 || (srv->cfg->stamp && srv->cfg->stamp_port == 0) ||
+		       (srv->cfg->echo && srv->cfg->echo_port == 0))))
 			break;
 	}
 	if (rc > 0)
@@ -170,26 +195,38 @@ static int bind_all(struct ts_server *srv)
 	return -1;
 }
 
+static const char *listener_name(const struct listener *l)
+{
+	switch (l->role) {
+	case ROLE_STAMP:
+		return "stamp";
+	case ROLE_ECHO:
+		return l->type == SOCK_STREAM ? "echo-tcp" : "echo-udp";
+	case ROLE_MAIN:
+		break;
+	}
+	return l->type == SOCK_STREAM ? "tcp" : "udp";
+}
+
 static int start_listeners(struct ts_server *srv)
 {
 	for (int i = 0; i < srv->n_listeners; i++) {
 		struct listener *l = &srv->listeners[i];
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		int rc;
+		ts_ev_cb *cb = l->type == SOCK_STREAM  ? ts_tcp_on_accept
+			       : l->role == ROLE_STAMP ? ts_reflector_on_readable
+						       : ts_udp_on_readable;
+		/* Listeners are deferred: admitted peers come first. */
+		int events = TS_EV_READ | (l->type == SOCK_STREAM ? TS_EV_DEFER : 0);
+		int rc = ts_evloop_add(srv->loop, l->fd, events, cb, l);
 
-		if (l->type == SOCK_STREAM)
-			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ | TS_EV_DEFER,
-					   ts_tcp_on_accept, srv);
-		else
-			rc = ts_evloop_add(srv->loop, l->fd, TS_EV_READ, ts_udp_on_readable, srv);
 		if (rc != 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0) {
 			fprintf(stderr, "tsecho server: cannot watch listener: %s\n",
 				strerror(rc ? -rc : errno));
 			return -1;
 		}
-		ts_log_listening(&srv->log, l->type == SOCK_STREAM ? "tcp" : "udp",
-				 (struct sockaddr *)&ss);
+		ts_log_listening(&srv->log, listener_name(l), (struct sockaddr *)&ss);
 	}
 	return 0;
 }
@@ -255,6 +292,10 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 		fprintf(stderr, "tsecho server: cannot open /dev/null: %s\n", strerror(errno));
 		goto fail;
 	}
+	if (cfg->stamp && !(srv->stamp = ts_reflector_new(cfg))) {
+		fprintf(stderr, "tsecho server: cannot start: out of memory\n");
+		goto fail;
+	}
 	if (bind_all(srv) != 0 || start_listeners(srv) != 0)
 		goto fail;
 	return srv;
@@ -282,6 +323,7 @@ void ts_server_free(struct ts_server *srv, int summary)
 		if (srv->wake_pipe[i] >= 0)
 			close(srv->wake_pipe[i]);
 	ts_evloop_free(srv->loop);
+	ts_reflector_free(srv->stamp);
 	free(srv->rx);
 	free(srv->tx);
 	free(srv);

@@ -22,6 +22,13 @@ struct ts_server_config {
 	int64_t idle_timeout_ns; /* 0: never */
 	int quiet;
 	enum ts_log_format log_format;
+	int stamp; /* --stamp: a STAMP reflector (RFC 8762) */
+	uint16_t stamp_port;
+	int stamp_stateful;      /* per-session sequence numbers */
+	double stamp_rate_per_s; /* per source address; 0: no limit */
+	int stamp_batch;         /* datagrams per recvmmsg/sendmmsg; 1: none */
+	int echo;                /* --echo: RFC 862 echo, TCP and UDP */
+	uint16_t echo_port;
 };
 
 struct ts_server;

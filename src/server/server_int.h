@@ -22,9 +22,18 @@ struct conn_list {
 	struct conn *tail;
 };
 
+/* What a listening socket serves. */
+enum listener_role {
+	ROLE_MAIN,  /* the text and binary protocols, TCP and UDP */
+	ROLE_STAMP, /* STAMP reflector, UDP (stamp.c) */
+	ROLE_ECHO,  /* RFC 862 echo, TCP and UDP */
+};
+
 struct listener {
 	int fd;
 	int type; /* SOCK_STREAM or SOCK_DGRAM */
+	enum listener_role role;
+	struct ts_server *srv;
 };
 
 struct ts_server {
@@ -33,7 +42,9 @@ struct ts_server {
 	struct ts_log log;
 	struct ts_server_stats stats;
 
-	struct listener listeners[4 * TS_SERVER_MAX_LISTEN]; /* TCP+UDP, 2 addrs per name */
+	/* Up to five sockets (main TCP and UDP, STAMP, echo TCP and UDP)
+	 * for each of up to two addresses a name. */
+	struct listener listeners[10 * TS_SERVER_MAX_LISTEN];
 	int n_listeners;
 
 	/* Scratch shared by every connection: the loop runs one handler at a
@@ -49,6 +60,8 @@ struct ts_server {
 	/* Kept open so that when accept() fails with EMFILE one descriptor
 	 * can be freed to accept and close the waiting peer (libev's trick):
 	 * otherwise a level-triggered listener would wake the loop forever. */
+	struct ts_reflector *stamp; /* NULL without --stamp */
+
 	int reserve_fd;
 	int64_t accept_paused_until_mono_ns; /* 0: accepting */
 
@@ -60,7 +73,7 @@ struct ts_server {
 	int64_t start_mono_ns;
 };
 
-/* tcp.c */
+/* tcp.c; arg is the struct listener (main or echo role). */
 void ts_tcp_on_accept(struct ts_evloop *loop, int fd, int events, void *arg);
 /* Closes connections whose deadline has passed; returns the next deadline
  * (INT64_MAX when none). */
@@ -70,7 +83,16 @@ void ts_tcp_close_all(struct ts_server *srv);
 /* Sets whether TCP listeners are watched (accept paused or not). */
 void ts_tcp_listeners_watch(struct ts_server *srv, int on);
 
-/* udp.c */
+/* udp.c; arg is the struct listener (main or echo role). */
 void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg);
+
+/* stamp.c */
+struct ts_reflector;
+/* Per-server STAMP state (rate limits, sessions); NULL when out of memory. */
+struct ts_reflector *ts_reflector_new(const struct ts_server_config *cfg);
+void ts_reflector_free(struct ts_reflector *st);
+/* Socket options a STAMP socket needs (TTL and receive timestamps); 0 or -errno. */
+int ts_reflector_prepare(int fd, int family);
+void ts_reflector_on_readable(struct ts_evloop *loop, int fd, int events, void *arg);
 
 #endif

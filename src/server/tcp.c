@@ -42,6 +42,7 @@ enum conn_proto {
 	PROTO_UNKNOWN, /* nothing read yet */
 	PROTO_TEXT,
 	PROTO_BINARY,
+	PROTO_ECHO, /* RFC 862, on the echo listener */
 };
 
 enum conn_state {
@@ -202,6 +203,19 @@ static size_t answer_text(struct conn *c, const uint8_t *p, size_t n, int64_t rx
 	return len;
 }
 
+/* RFC 862: the bytes go back as they came, as many as out has room for. */
+static size_t answer_echo(struct conn *c, const uint8_t *p, size_t n, size_t *tx_len)
+{
+	struct ts_server *srv = c->srv;
+	size_t room = srv->cfg->max_output - c->out.len - *tx_len;
+	size_t k = n < room ? n : room;
+
+	memcpy(srv->tx + *tx_len, p, k);
+	*tx_len += k;
+	srv->stats.messages++;
+	return k;
+}
+
 /* Sends tx[0..tx_len), behind whatever out already holds. */
 static int conn_send(struct conn *c, size_t tx_len)
 {
@@ -237,7 +251,9 @@ static ssize_t conn_answer(struct conn *c, const uint8_t *p, size_t n, int64_t r
 
 		if (c->proto == PROTO_UNKNOWN)
 			c->proto = p[used] == TS_PROTO_MAGIC0 ? PROTO_BINARY : PROTO_TEXT;
-		if (c->proto == PROTO_BINARY)
+		if (c->proto == PROTO_ECHO)
+			k = answer_echo(c, p + used, n - used, &tx_len);
+		else if (c->proto == PROTO_BINARY)
 			k = answer_binary(c, p + used, n - used, rx_wall_ns, &tx_len);
 		else
 			k = answer_text(c, p + used, n - used, rx_wall_ns, &tx_len);
@@ -401,7 +417,8 @@ static void conn_on_event(struct ts_evloop *loop, int fd, int events, void *arg)
 	conn_settle(c);
 }
 
-static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_storage *peer)
+static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_storage *peer,
+		      enum listener_role role)
 {
 	struct conn *c = calloc(1, sizeof *c);
 	int rc;
@@ -414,6 +431,7 @@ static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_stora
 	c->fd = fd;
 	c->srv = srv;
 	c->peer = *peer;
+	c->proto = role == ROLE_ECHO ? PROTO_ECHO : PROTO_UNKNOWN;
 	/* A latency tool must not let Nagle hold small replies back. */
 	if (ts_net_set_nodelay(fd) != 0)
 		srv->stats.errors++;
@@ -470,7 +488,8 @@ static void shed_one(struct ts_server *srv, int listen_fd)
 
 void ts_tcp_on_accept(struct ts_evloop *loop, int listen_fd, int events, void *arg)
 {
-	struct ts_server *srv = arg;
+	struct listener *l = arg;
+	struct ts_server *srv = l->srv;
 
 	(void)loop;
 	(void)events;
@@ -500,7 +519,7 @@ void ts_tcp_on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 			close(fd);
 			continue;
 		}
-		conn_open(srv, fd, &peer);
+		conn_open(srv, fd, &peer, l->role);
 	}
 }
 

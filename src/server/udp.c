@@ -1,5 +1,5 @@
 /* The server's UDP side: each datagram is one message, binary probe or text
- * (docs/protocol.md).  Nothing is answered with more than the request plus
+ * (docs/protocol.md), or on the echo listener an RFC 862 echo.  Nothing is answered with more than the request plus
  * the text prefix, so the server cannot amplify a spoofed flood; malformed
  * probes are counted and dropped. */
 #include <errno.h>
@@ -42,7 +42,8 @@ static size_t answer(struct ts_server *srv, const struct sockaddr *peer, uint8_t
 
 void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 {
-	struct ts_server *srv = arg;
+	struct listener *l = arg;
+	struct ts_server *srv = l->srv;
 
 	(void)loop;
 	(void)events;
@@ -67,7 +68,15 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		srv->stats.bytes_in += (uint64_t)n;
 		if (n == 0)
 			continue;
-		len = answer(srv, (struct sockaddr *)&peer, srv->rx, (size_t)n, rx_wall_ns, &reply);
+		if (l->role == ROLE_ECHO) {
+			/* RFC 862: the datagram goes back as it came. */
+			srv->stats.messages++;
+			reply = srv->rx;
+			len = (size_t)n;
+		} else {
+			len = answer(srv, (struct sockaddr *)&peer, srv->rx, (size_t)n, rx_wall_ns,
+				     &reply);
+		}
 		if (len == 0)
 			continue;
 		if (sendto(fd, reply, len, 0, (struct sockaddr *)&peer, peer_len) < 0) {

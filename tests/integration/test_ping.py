@@ -66,7 +66,7 @@ JSON_KEYS = {"schema", "tsecho_version", "mode", "transport", "target", "size",
              "net_rtt_ms", "residence_ms", "jitter_ms", "offset_ms",
              "one_way_ms"}
 PACKET_KEYS = {"sent", "received", "lost", "loss_pct", "duplicates",
-               "reordered"}
+               "reordered", "lost_forward", "lost_backward"}
 RTT_KEYS = {"min", "mean", "max", "stddev", "p50", "p90", "p99", "p99_9"}
 MMM_KEYS = {"min", "mean", "max"}
 SAMPLE_KEYS = {"seq", "rtt_ms", "t1_ns", "t2_ns", "t3_ns", "t4_ns"}
@@ -239,9 +239,12 @@ def check_json(doc, what, mode, transport, sent=None, received=None,
 
     p = doc["packets"]
     assert isinstance(p, dict) and set(p) == PACKET_KEYS, "%s: packets %r" % (what, p)
-    for k in PACKET_KEYS - {"loss_pct"}:
+    for k in PACKET_KEYS - {"loss_pct", "lost_forward", "lost_backward"}:
         assert isinstance(p[k], int) and not isinstance(p[k], bool) and p[k] >= 0, \
             "%s: packets.%s = %r" % (what, k, p[k])
+    # The loss split is STAMP's, with a stateful reflector (docs/ping.md).
+    if mode != "stamp":
+        assert p["lost_forward"] is None and p["lost_backward"] is None, (what, p)
     assert is_num(p["loss_pct"]), (what, p)
     assert p["lost"] == p["sent"] - p["received"], "%s: lost != sent - received: " \
         "%r" % (what, p)
@@ -398,7 +401,8 @@ def test_ping_tcp_json():
         assert abs(doc["interval_ms"] - 50.0) < 1e-6, doc["interval_ms"]
         assert doc["packets"] == {"sent": 5, "received": 5, "lost": 0,
                                   "loss_pct": 0.0, "duplicates": 0,
-                                  "reordered": 0}, doc["packets"]
+                                  "reordered": 0, "lost_forward": None,
+                                  "lost_backward": None}, doc["packets"]
         assert doc["offset_ms"]["bound"] >= 0, doc["offset_ms"]
         # Same host, same clock: the offset is within its bound of zero
         # (plus rounding).
