@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -464,6 +465,19 @@ static int resolve(struct ts_target *t, const char *host, int family, int udp, i
 	return -1;
 }
 
+/* The CPUs this process may run on (taskset, cgroups), not all the
+ * machine has: a worker thread per CPU it cannot use only competes. */
+static long usable_cpus(void)
+{
+#ifdef __linux__
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+#endif
+	return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 int ts_cmd_bench(int argc, char **argv)
 {
 	struct ts_bench_opts opt = {
@@ -480,7 +494,7 @@ int ts_cmd_bench(int argc, char **argv)
 	const char *host = NULL;
 	char builtin_host[32];
 	int family = AF_UNSPEC, rc;
-	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long cores = usable_cpus();
 
 	memset(&t, 0, sizeof t);
 	memset(&r, 0, sizeof r);
