@@ -42,6 +42,7 @@ static const char usage[] =
     "      --text            the seed's text protocol, without asking (TCP)\n"
     "      --connect         TCP handshake time to any HOST:PORT\n"
     "      --echo            against an RFC 862 echo service: RTT only\n"
+    "      --stamp           STAMP (RFC 8762) to any STAMP or TWAMP-Light reflector\n"
     "      --synced          trust both clocks: raw one-way delays\n"
     "  -q, --quiet           only the summary\n"
     "      --json            the summary as JSON (docs/ping.md)\n"

@@ -326,6 +326,9 @@ def raise_nofile(want):
 # ---------------------------------------------------------------- server
 
 _LISTEN_RE = re.compile(r"^listening on (tcp|udp) (.+):(\d+)$")
+# The extra listeners of --stamp and --echo (tsecho server --help).
+_EXTRA_LISTEN_RE = re.compile(r"^listening on (stamp|echo-tcp|echo-udp) (.+):(\d+)$")
+EXTRA_PROTOS = ("stamp", "echo-tcp", "echo-udp")
 _live = []   # servers not yet stopped, killed at exit as a last resort
 
 
@@ -343,7 +346,10 @@ def _pipe_reader(stream, sink, cond):
 class Server:
     """A running `tsecho server`; use as a context manager so it is stopped.
 
-    Attributes after start: tcp_port, udp_port, tcp_addrs, udp_addrs."""
+    Attributes after start: tcp_port, udp_port, tcp_addrs, udp_addrs; with
+    --stamp[=PORT] also stamp_port and stamp_addrs, with --echo[=PORT]
+    echo_port (that of echo-tcp) and echo_addrs (a dict of echo-tcp and
+    echo-udp lists)."""
 
     def __init__(self, *args, listen="127.0.0.1", nofile=None, json_log=False,
                  listeners=1, env=None):
@@ -379,6 +385,16 @@ class Server:
         self.returncode = None
         self.tcp_port = self.udp_port = None
         self.tcp_addrs, self.udp_addrs = [], []
+        self.stamp_port = self.echo_port = None
+        self.stamp_addrs = []
+        self.echo_addrs = {"echo-tcp": [], "echo-udp": []}
+        has = lambda opt: any(a == opt or str(a).startswith(opt + "=")
+                              for a in args)
+        self._want_extra = {
+            "stamp": listeners if has("--stamp") else 0,
+            "echo-tcp": listeners if has("--echo") else 0,
+            "echo-udp": listeners if has("--echo") else 0,
+        }
         try:
             self._wait_listening(0 if "--no-tcp" in args else listeners,
                                  0 if "--no-udp" in args else listeners)
@@ -456,10 +472,10 @@ class Server:
                 return None
             proto, addr = ev.get("proto"), str(ev.get("addr", ""))
             host, _, port = addr.rpartition(":")
-            if proto not in ("tcp", "udp") or not port.isdigit():
+            if proto not in ("tcp", "udp") + EXTRA_PROTOS or not port.isdigit():
                 raise AssertionError("bad listening event: %r" % line)
             return proto, host, int(port)
-        m = _LISTEN_RE.match(line)
+        m = _LISTEN_RE.match(line) or _EXTRA_LISTEN_RE.match(line)
         if not m:
             return None
         return m.group(1), m.group(2), int(m.group(3))
@@ -467,7 +483,11 @@ class Server:
     def _wait_listening(self, want_tcp, want_udp):
         deadline = time.monotonic() + START_TIMEOUT_S
         seen = 0
-        while len(self.tcp_addrs) < want_tcp or len(self.udp_addrs) < want_udp:
+        def extra_missing():
+            have = dict(self.echo_addrs, stamp=self.stamp_addrs)
+            return any(len(have[k]) < n for k, n in self._want_extra.items())
+        while (len(self.tcp_addrs) < want_tcp or len(self.udp_addrs) < want_udp
+               or extra_missing()):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise AssertionError("server did not print its listening lines "
@@ -487,7 +507,14 @@ class Server:
                 if got is None:
                     continue
                 proto, host, port = got
-                if proto == "tcp":
+                if proto == "stamp":
+                    self.stamp_addrs.append((host, port))
+                    self.stamp_port = self.stamp_port or port
+                elif proto in self.echo_addrs:
+                    self.echo_addrs[proto].append((host, port))
+                    if proto == "echo-tcp":
+                        self.echo_port = self.echo_port or port
+                elif proto == "tcp":
                     self.tcp_addrs.append((host, port))
                     self.tcp_port = self.tcp_port or port
                 else:
@@ -980,3 +1007,113 @@ def faketime_env(offset):
     env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"),
                                                  "verify_asan_link_order=0"]))
     return env
+
+
+# ---------------------------------------------------------------- STAMP
+# RFC 8762 unauthenticated packets (/work/shared/reference/stamp-rfc8762.md,
+# src/lib/stamp.h): big-endian, NTP timestamps unless the Z bit says PTP.
+
+STAMP_BASE_LEN = 44
+NTP_UNIX_OFFSET_S = 2208988800          # 1900-01-01 to 1970-01-01
+EE_S, EE_Z = 0x8000, 0x4000
+
+
+def ntp_from_unix_ns(unix_ns):
+    sec, ns = divmod(unix_ns, 10**9)
+    return (((sec + NTP_UNIX_OFFSET_S) & 0xffffffff) << 32) | ((ns << 32) // 10**9)
+
+
+def ntp_to_unix_ns(ntp):
+    sec, frac = ntp >> 32, ntp & 0xffffffff
+    return (sec - NTP_UNIX_OFFSET_S) * 10**9 + (frac * 10**9 + (1 << 31) >> 32)
+
+
+def stamp_sender_packet(seq, t1_ntp=None, ee=0x0001, ssid=0, size=STAMP_BASE_LEN,
+                        tail=b""):
+    """A Session-Sender packet (RFC 8762 4.2.1, RFC 8972 SSID): the 44-octet
+    base packet, then tail, then zeros up to size (size may be below 44: the
+    packet is then cut there, for TWAMP-Light and truncation tests)."""
+    if t1_ntp is None:
+        t1_ntp = ntp_from_unix_ns(time.time_ns())
+    base = struct.pack(">IQHH", seq, t1_ntp, ee, ssid) + b"\0" * 28
+    pkt = base + tail
+    return (pkt + b"\0" * max(0, size - len(pkt)))[:max(size, 0)]
+
+
+_STAMP_REFL = struct.Struct(">IQHHQIQHHB3s")   # 44 octets, offsets 0..43
+
+
+def parse_stamp_reflector(buf):
+    """The fields of a Session-Reflector packet (RFC 8762 4.3.1) at their
+    offsets; AssertionError when shorter than 44 octets."""
+    assert len(buf) >= STAMP_BASE_LEN, "reflector packet of %d octets: %r" % (
+        len(buf), buf)
+    (seq, t3, ee, ssid, t2, s_seq, t1, s_ee, mbz38, ttl,
+     mbz41) = _STAMP_REFL.unpack_from(buf)
+    return dict(seq=seq, t3=t3, ee=ee, ssid=ssid, t2=t2, sender_seq=s_seq,
+                sender_t1=t1, sender_ee=s_ee, mbz38=mbz38, ttl=ttl,
+                mbz41=mbz41, rest=buf[STAMP_BASE_LEN:], raw=buf)
+
+
+class StampPeer(_PeerThread):
+    """A STAMP or TWAMP-Light Session-Reflector in Python, on UDP
+    host:0 (attribute port), answering sender packets of 44 octets or more.
+
+    kind 'stamp': RFC 8762 4.3.1, SSID copied, octets from 44 copied.
+    kind 'twamp': RFC 5357 4.2.1 / Appendix I as a minimal TWAMP-Light
+        reflector: octets 14-15 zero, TTL 255 (not fetched), Packet Padding
+        from octet 41 = the sender's padding (its octets from 14) truncated
+        to keep the size.
+    stateful: the reflector's own sequence number, per source, from 0;
+        else a copy of the sender's.
+    By the 1-based arrival index k (over all sources): k in drop drops the
+    packet before it is counted (forward loss); k in mute counts it and
+    sends nothing (backward loss).  Records every received datagram in
+    `received`."""
+
+    def __init__(self, kind="stamp", stateful=False, drop=(), mute=(),
+                 host="127.0.0.1"):
+        _PeerThread.__init__(self)
+        assert kind in ("stamp", "twamp"), kind
+        self.kind, self.stateful = kind, stateful
+        self.drop, self.mute = set(drop), set(mute)
+        self.received, self.replies = [], 0
+        self.counters = {}
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(fam, socket.SOCK_DGRAM)
+        self.sock.bind((host, 0))
+        self.port = self.sock.getsockname()[1]
+        self.socks.append(self.sock)
+        self._start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            if not self._ready(self.sock):
+                continue
+            data, addr = self.sock.recvfrom(70000)
+            t2 = ntp_from_unix_ns(time.time_ns())
+            with self.lock:
+                self.received.append(data)
+                k = len(self.received)
+            if len(data) < STAMP_BASE_LEN or k in self.drop:
+                continue
+            s_seq, t1, s_ee, ssid = struct.unpack_from(">IQHH", data)
+            seq = s_seq
+            if self.stateful:
+                seq = self.counters.get(addr, 0)
+                self.counters[addr] = seq + 1
+            if k in self.mute:
+                continue
+            if self.kind == "stamp":
+                rest = data[STAMP_BASE_LEN:]
+                ttl, out_ssid, pad41 = 255, ssid, b"\0\0\0"
+            else:
+                padding = data[14:14 + len(data) - 41]
+                pad41, rest = padding[:3], padding[3:]
+                ttl, out_ssid = 255, 0
+            t3 = ntp_from_unix_ns(time.time_ns())
+            reply = (struct.pack(">IQHHQIQHHB", seq, t3, 0x0001, out_ssid, t2,
+                                 s_seq, t1, s_ee, 0, ttl) + pad41 + rest)
+            assert len(reply) == len(data), (len(reply), len(data))
+            self.sock.sendto(reply, addr)
+            self.replies += 1
