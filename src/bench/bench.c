@@ -19,6 +19,7 @@
 #include "../lib/clock.h"
 #include "../lib/net.h"
 #include "../lib/parse.h"
+#include "../lib/sig.h"
 #include "../lib/proto.h"
 #include "../lib/stamp.h"
 
@@ -230,19 +231,6 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 		return 2;
 	}
 	return -1;
-}
-
-static int setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
 }
 
 /* One progress line from the workers' last second. */
@@ -505,7 +493,7 @@ int ts_cmd_bench(int argc, char **argv)
 		return rc;
 	if ((uint64_t)opt.threads > opt.connections)
 		opt.threads = (int)opt.connections;
-	if (setup_signals() != 0) {
+	if (ts_signals_install(on_stop) != 0) {
 		fprintf(stderr, "tsecho bench: cannot set up signals\n");
 		return 2;
 	}

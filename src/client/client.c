@@ -19,6 +19,7 @@
 #include "../lib/clock.h"
 #include "../lib/net.h"
 #include "../lib/parse.h"
+#include "../lib/sig.h"
 #include "../lib/proto.h"
 #include "../lib/stats.h"
 #include "../lib/text.h"
@@ -56,8 +57,14 @@ static volatile sig_atomic_t interrupted;
 
 static void on_sigint(int sig)
 {
-	(void)sig;
-	interrupted = 1;
+	interrupted = sig;
+}
+
+/* The seed's words for Ctrl+C; plainer ones for a SIGTERM. */
+static void say_interrupted(void)
+{
+	printf(interrupted == SIGINT ? "\nCtrl+C detected. Exiting...\n"
+				     : "\nTerminated. Exiting...\n");
 }
 
 struct client {
@@ -331,7 +338,7 @@ static int converse(struct client *c)
 		n = getline(&line, &cap, stdin);
 		if (n < 0) {
 			if (interrupted)
-				printf("\nCtrl+C detected. Exiting...\n");
+				say_interrupted();
 			else if (tty)
 				printf("Ctrl+D detected. Exiting...\n");
 			break;
@@ -350,7 +357,7 @@ static int converse(struct client *c)
 		fflush(stdout);
 		if (rc != EXIT_OK || interrupted) {
 			if (interrupted) {
-				printf("\nCtrl+C detected. Exiting...\n");
+				say_interrupted();
 				rc = EXIT_OK;
 			}
 			break;
@@ -370,7 +377,6 @@ int ts_cmd_client(int argc, char **argv)
 	};
 	struct client c = { .fd = -1, .timeout_ns = 5 * TS_NS_PER_S };
 	struct ts_target t = { .socktype = SOCK_STREAM };
-	struct sigaction sa;
 	int text = 0, opt, rc;
 
 	optind = 1;
@@ -402,13 +408,7 @@ int ts_cmd_client(int argc, char **argv)
 		return fail(EXIT_USAGE, NULL, "want one HOST[:PORT] (see --help)");
 	if (ts_target_parse(&t, argv[optind], 12345) != TS_TARGET_OK)
 		return fail(EXIT_USAGE, argv[optind], "bad HOST[:PORT]:");
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_sigint; /* no SA_RESTART: a read returns at once */
-	if (sigaction(SIGINT, &sa, NULL) != 0)
-		return fail(EXIT_LOST, NULL, "cannot set up signals");
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) != 0)
+	if (ts_signals_install(on_sigint) != 0)
 		return fail(EXIT_LOST, NULL, "cannot set up signals");
 	if (ts_session_init(&c.sess) != 0)
 		return fail(EXIT_LOST, NULL, "out of memory");

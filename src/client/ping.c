@@ -17,6 +17,7 @@
 
 #include "../lib/clock.h"
 #include "../lib/parse.h"
+#include "../lib/sig.h"
 #include "../lib/proto.h"
 #include "../lib/stamp.h"
 #include "builtin.h"
@@ -88,21 +89,6 @@ static void on_stop(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-/* SIGINT and SIGTERM end the run (the summary is still printed); no
- * SA_RESTART, so a wait in poll() returns at once. */
-static int setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop;
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
 }
 
 static int bad_value(const char *opt, const char *value, const char *want)
@@ -440,7 +426,7 @@ int ts_cmd_ping(int argc, char **argv)
 				    : &ts_mode_probe;
 	p.target.family = family;
 	p.target.socktype = opt.udp ? SOCK_DGRAM : SOCK_STREAM;
-	if (setup_signals() != 0) {
+	if (ts_signals_install(on_stop) != 0) {
 		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
 		return 2;
 	}

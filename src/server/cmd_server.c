@@ -9,6 +9,7 @@
 #include "../lib/clock.h"
 #include "../lib/net.h"
 #include "../lib/parse.h"
+#include "../lib/sig.h"
 #include "../lib/proto.h"
 #include "server.h"
 
@@ -206,21 +207,6 @@ static void on_stop_signal(int sig)
 		ts_server_stop(running);
 }
 
-static int setup_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_stop_signal;
-	if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0)
-		return -1;
-	/* A peer that closes while we write must cost an EPIPE, not the
-	 * process. */
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
-}
-
 int ts_cmd_server(int argc, char **argv)
 {
 	struct ts_server_config cfg = {
@@ -248,7 +234,7 @@ int ts_cmd_server(int argc, char **argv)
 	 * least one largest reply for the loop to make progress. */
 	if (cfg.max_output < cfg.max_message)
 		cfg.max_output = cfg.max_message;
-	if (setup_signals() != 0) {
+	if (ts_signals_install(on_stop_signal) != 0) {
 		fprintf(stderr, "tsecho server: cannot set up signals: %s\n", strerror(errno));
 		return 1;
 	}
