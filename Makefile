@@ -37,7 +37,7 @@ endif
 LDLIBS += -lm -lpthread
 
 LIB_SRC := src/lib/buf.c src/lib/clock.c src/lib/evloop.c src/lib/evloop_$(EVLOOP).c \
-	src/lib/hist.c src/lib/json.c src/lib/jsonparse.c src/lib/net.c src/lib/parse.c \
+	src/lib/hist.c src/lib/json.c src/lib/jsonparse.c src/lib/net.c src/lib/pacer.c src/lib/parse.c \
 	src/lib/proto.c src/lib/sig.c src/lib/stamp.c src/lib/stats.c src/lib/text.c
 APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/server.c \
 	src/server/stamp.c src/server/tcp.c src/server/udp.c src/client/builtin.c src/client/client.c \

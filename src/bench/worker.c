@@ -28,6 +28,7 @@
 #include "../lib/clock.h"
 #include "../lib/evloop.h"
 #include "../lib/net.h"
+#include "../lib/pacer.h"
 #include "../lib/proto.h"
 #include "../lib/stamp.h"
 #include "bench.h"
@@ -80,8 +81,9 @@ struct wstate {
 	int64_t record_from_mono_ns; /* end of the warm-up */
 	int64_t send_until_mono_ns;
 	uint64_t sent;
-	int64_t interval_ns; /* open loop, per worker */
-	uint64_t next_due;   /* open loop: the next worker-wide message index */
+	int64_t interval_ns;   /* open loop, per worker (0: closed loop) */
+	struct ts_pacer pacer; /* open loop: the schedule */
+	uint64_t next_due;     /* open loop: the next worker-wide message index */
 	int timer_fd;
 	int sending;
 	uint16_t stamp_ee; /* --stamp: our error estimate */
@@ -89,8 +91,7 @@ struct wstate {
 
 static int64_t due_of(const struct wstate *ws, const struct bconn *c, uint64_t k)
 {
-	return ws->start_mono_ns +
-	       (int64_t)((k * ws->w->n_conns + c->index) * (uint64_t)ws->interval_ns);
+	return ts_pacer_stream_due(&ws->pacer, c->index, k);
 }
 
 static void conn_kill(struct bconn *c, int counted)
@@ -480,8 +481,7 @@ static int64_t pace(struct wstate *ws, int64_t now_mono_ns)
 	uint64_t n = ws->w->n_conns;
 
 	for (;;) {
-		int64_t due =
-		    ws->start_mono_ns + (int64_t)(ws->next_due * (uint64_t)ws->interval_ns);
+		int64_t due = ts_pacer_due(&ws->pacer, ws->next_due);
 		if (due > now_mono_ns || !may_send(ws))
 			return due;
 		conn_send(&ws->conns[ws->next_due % n], now_mono_ns);
@@ -581,9 +581,7 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 	 * many connections so that memory stays small. */
 	ws->ring_size = 1;
 	if (opt->rate_per_s > 0) {
-		ws->interval_ns = (int64_t)((double)TS_NS_PER_S / w->rate_per_s);
-		if (ws->interval_ns < 1)
-			ws->interval_ns = 1;
+		ws->interval_ns = ts_pacer_interval_ns(w->rate_per_s);
 		if (opt->udp) {
 			uint64_t r = 65536 / (w->n_conns ? w->n_conns : 1);
 			ws->ring_size = (uint32_t)(r > 1024 ? 1024 : r < 8 ? 8 : r);
@@ -667,6 +665,9 @@ void *ts_bench_worker_main(void *arg)
 	pthread_barrier_wait(&run->go);
 	if (ok && w->connected > 0) {
 		ws.start_mono_ns = run->start_mono_ns;
+		ws.pacer.start_ns = run->start_mono_ns;
+		ws.pacer.interval_ns = ws.interval_ns ? ws.interval_ns : 1;
+		ws.pacer.streams = w->n_conns;
 		ws.record_from_mono_ns = run->start_mono_ns + run->opt->warmup_ns;
 		ws.send_until_mono_ns = run->opt->duration_ns
 					    ? ws.record_from_mono_ns + run->opt->duration_ns

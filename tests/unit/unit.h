@@ -69,6 +69,7 @@ extern const struct unit_test buf_tests[];
 extern const struct unit_test clock_tests[];
 extern const struct unit_test evloop_tests[];
 extern const struct unit_test hist_tests[];
+extern const struct unit_test pacer_tests[];
 extern const struct unit_test stats_tests[];
 extern const struct unit_test client_tests[];
 extern const struct unit_test jsonparse_tests[];
