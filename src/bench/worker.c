@@ -479,14 +479,12 @@ static uint64_t outstanding(const struct wstate *ws)
 static int64_t pace(struct wstate *ws, int64_t now_mono_ns)
 {
 	uint64_t n = ws->w->n_conns;
+	uint64_t due_by = ts_pacer_due_by(&ws->pacer, now_mono_ns);
 
-	for (;;) {
-		int64_t due = ts_pacer_due(&ws->pacer, ws->next_due);
-		if (due > now_mono_ns || !may_send(ws))
-			return due;
+	/* Every message due by now, a late wake-up's backlog included. */
+	for (; ws->next_due < due_by && may_send(ws); ws->next_due++)
 		conn_send(&ws->conns[ws->next_due % n], now_mono_ns);
-		ws->next_due++;
-	}
+	return ts_pacer_due(&ws->pacer, ws->next_due);
 }
 
 #ifdef __linux__
