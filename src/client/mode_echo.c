@@ -4,15 +4,12 @@
  * the client's two times exist: RTT, no offset, no one-way delays. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "../lib/clock.h"
 #include "../lib/proto.h"
 #include "pinger.h"
-
-enum { DATAGRAMS_PER_READY = 64 };
 
 static int echo_start(struct ts_pinger *p)
 {
@@ -74,32 +71,20 @@ static long parse_echoes(struct ts_pinger *p, const uint8_t *buf, size_t len, in
 	return (long)used;
 }
 
+/* One datagram: an echo of ours has the size we sent. */
+static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+			  int64_t t4_wall_ns)
+{
+	if (len == p->opt->size)
+		take_echo(p, buf, t4_mono_ns, t4_wall_ns);
+}
+
 static int echo_ready(struct ts_pinger *p, short revents)
 {
 	(void)revents;
 	if (!p->opt->udp)
 		return ts_pinger_read_stream(p, parse_echoes);
-	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
-		/* Only the first read may block (ping-pong's blocking
-		 * socket): the others take what is already there. */
-		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
-		int64_t t4_mono_ns = ts_mono_ns();
-		int64_t t4_wall_ns = ts_wall_ns();
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			continue;
-		}
-		if ((size_t)n == p->opt->size)
-			take_echo(p, p->scratch, t4_mono_ns, t4_wall_ns);
-	}
-	return 0;
-}
-
-static short echo_events(struct ts_pinger *p)
-{
-	return p->fd >= 0 ? POLLIN : 0;
+	return ts_pinger_read_datagrams(p, take_datagram);
 }
 
 const struct ts_mode ts_mode_echo = {
@@ -108,5 +93,4 @@ const struct ts_mode ts_mode_echo = {
 	.start = echo_start,
 	.send = echo_send,
 	.ready = echo_ready,
-	.events = echo_events,
 };

@@ -3,7 +3,6 @@
  * (docs/ping.md) and hands over to the text mode for a seed-style server. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -13,8 +12,6 @@
 #include "../lib/text.h"
 #include "hello.h"
 #include "pinger.h"
-
-enum { DATAGRAMS_PER_READY = 64 };
 
 static int probe_start(struct ts_pinger *p)
 {
@@ -113,43 +110,24 @@ static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, in
 	return (long)used;
 }
 
-static int probe_ready_udp(struct ts_pinger *p)
+/* One datagram: a whole reply frame, or not ours and ignored. */
+static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+			  int64_t t4_wall_ns)
 {
-	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
-		/* Only the first read may block (ping-pong's blocking
-		 * socket): the others take what is already there. */
-		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
-		int64_t t4_mono_ns = ts_mono_ns();
-		int64_t t4_wall_ns = ts_wall_ns();
-		struct ts_proto_hdr h;
+	struct ts_proto_hdr h;
 
-		if (n < 0) {
-			/* ICMP errors for earlier datagrams: those probes are
-			 * simply lost. */
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			continue;
-		}
-		if (ts_proto_decode(p->scratch, (size_t)n, TS_PROTO_FRAME_MAX, &h, NULL) !=
-			TS_DECODE_OK ||
-		    h.frame_len != (size_t)n || h.type != TS_MSG_REPLY)
-			continue; /* not a reply of ours: ignored */
-		take_reply(p, p->scratch, &h, t4_mono_ns, t4_wall_ns);
-	}
-	return 0;
+	if (ts_proto_decode(buf, len, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK ||
+	    h.frame_len != len || h.type != TS_MSG_REPLY)
+		return;
+	take_reply(p, buf, &h, t4_mono_ns, t4_wall_ns);
 }
 
 static int probe_ready(struct ts_pinger *p, short revents)
 {
 	(void)revents;
 	if (p->opt->udp)
-		return probe_ready_udp(p);
+		return ts_pinger_read_datagrams(p, take_datagram);
 	return ts_pinger_read_stream(p, parse_frames);
-}
-
-static short probe_events(struct ts_pinger *p)
-{
-	return p->fd >= 0 ? POLLIN : 0;
 }
 
 const struct ts_mode ts_mode_probe = {
@@ -158,5 +136,4 @@ const struct ts_mode ts_mode_probe = {
 	.start = probe_start,
 	.send = probe_send,
 	.ready = probe_ready,
-	.events = probe_events,
 };

@@ -7,15 +7,12 @@
  * lost on the way out, a gap only in ours one lost on the way back. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "../lib/clock.h"
 #include "../lib/stamp.h"
 #include "pinger.h"
-
-enum { DATAGRAMS_PER_READY = 64 };
 
 /* The TAI-UTC offset for PTP timestamps (IERS: 37 s since 2017). */
 #define TAI_UTC_S 37
@@ -80,24 +77,7 @@ static void take(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4
 static int stamp_ready(struct ts_pinger *p, short revents)
 {
 	(void)revents;
-	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
-		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
-		int64_t t4_mono_ns = ts_mono_ns();
-		int64_t t4_wall_ns = ts_wall_ns();
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return 0;
-			continue; /* ICMP errors: those probes are lost */
-		}
-		take(p, p->scratch, (size_t)n, t4_mono_ns, t4_wall_ns);
-	}
-	return 0;
-}
-
-static short stamp_events(struct ts_pinger *p)
-{
-	return p->fd >= 0 ? POLLIN : 0;
+	return ts_pinger_read_datagrams(p, take);
 }
 
 const struct ts_mode ts_mode_stamp = {
@@ -106,5 +86,4 @@ const struct ts_mode ts_mode_stamp = {
 	.start = stamp_start,
 	.send = stamp_send,
 	.ready = stamp_ready,
-	.events = stamp_events,
 };

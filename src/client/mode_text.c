@@ -5,7 +5,6 @@
  * server answers per read, and two messages in one read would come back
  * as one answer. */
 #include <inttypes.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,16 +93,10 @@ static int text_ready(struct ts_pinger *p, short revents)
 	return ts_pinger_read_stream(p, parse_lines);
 }
 
-static short text_events(struct ts_pinger *p)
-{
-	return p->fd >= 0 ? POLLIN : 0;
-}
-
 const struct ts_mode ts_mode_text = {
 	.name = "text",
 	.one_at_a_time = 1,
 	.start = text_start,
 	.send = text_send,
 	.ready = text_ready,
-	.events = text_events,
 };

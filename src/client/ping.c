@@ -288,7 +288,7 @@ static int run(struct ts_pinger *p)
 			continue;
 		}
 		pfd.fd = p->fd;
-		pfd.events = p->mode->events(p);
+		pfd.events = p->mode->events ? p->mode->events(p) : p->fd >= 0 ? POLLIN : 0;
 		if (p->out.len > 0)
 			pfd.events |= POLLOUT;
 		pfd.revents = 0;

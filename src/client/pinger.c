@@ -14,7 +14,10 @@
 #include "../lib/clock.h"
 #include "../lib/net.h"
 
-enum { OUT_MAX = 1 << 20 };
+enum {
+	OUT_MAX = 1 << 20,
+	DATAGRAMS_PER_READY = 64, /* a bounded share of work per wake-up */
+};
 
 int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns)
 {
@@ -168,6 +171,23 @@ int ts_pinger_read_stream(struct ts_pinger *p,
 too_big:
 	snprintf(p->error, sizeof p->error, "reply too long");
 	return -1;
+}
+
+int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take)
+{
+	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
+		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
+		int64_t t4_mono_ns = ts_mono_ns();
+		int64_t t4_wall_ns = ts_wall_ns();
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			continue;
+		}
+		take(p, p->scratch, (size_t)n, t4_mono_ns, t4_wall_ns);
+	}
+	return 0;
 }
 
 int ts_pinger_connect(struct ts_pinger *p)

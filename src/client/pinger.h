@@ -44,7 +44,8 @@ struct ts_mode {
 	/* p->fd is ready for what events() asked: read replies, or finish a
 	 * handshake.  Returns 0 or -1 (connection lost, p->error set). */
 	int (*ready)(struct ts_pinger *p, short revents);
-	/* poll(2) events wanted on p->fd now; 0 when there is no fd. */
+	/* poll(2) events wanted on p->fd now; 0 when there is no fd.  NULL:
+	 * POLLIN whenever there is one. */
 	short (*events)(struct ts_pinger *p);
 };
 
@@ -110,6 +111,16 @@ int ts_pinger_flush(struct ts_pinger *p);
 int ts_pinger_read_stream(struct ts_pinger *p,
 			  long (*parse)(struct ts_pinger *p, const uint8_t *buf, size_t len,
 					int64_t t4_mono_ns, int64_t t4_wall_ns));
+
+/* What a datagram mode does with one datagram, read at t4. */
+typedef void ts_datagram_fn(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+			    int64_t t4_wall_ns);
+
+/* Reads the datagrams waiting on p->fd (a bounded number) and hands each
+ * to take; t4 is taken right after each read.  Only the first read may
+ * block (ping-pong's blocking socket).  ICMP errors for earlier datagrams
+ * are skipped: those probes are simply lost.  Returns 0. */
+int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take);
 
 /* Connects p->target (TCP or UDP per p->target.socktype) into p->fd;
  * 0 or -1 with p->error set. */
