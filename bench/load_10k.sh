@@ -26,16 +26,8 @@
 # Exit status: 0 when everything ran, 1 otherwise.
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$script_dir/.." && pwd)
-
-# Resolve TSECHO against the caller's directory before moving to the root.
-tsecho=${TSECHO:-$root/tsecho}
-case $tsecho in
-/*) ;;
-*) tsecho=$PWD/$tsecho ;;
-esac
-cd "$root"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 duration=${DURATION:-5}
 runs=${RUNS:-5}
@@ -45,18 +37,12 @@ pin=${PIN:-split}
 threads=${THREADS:-}
 size=64
 build=bench/build
-listen_wait_s=5 # for the listening line
-stop_wait_s=5   # for SIGTERM, before SIGKILL
 # How long a load generator may take beyond DURATION (setting up and closing
 # 10,000 connections, writing the result) before it is killed.
 client_slack_s=60
 fd_spare=100 # descriptors beyond one per connection: epoll, pipes, threads
 sample_s=0.5
 
-die() {
-	echo "load_10k: $*" >&2
-	exit 1
-}
 
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a whole number above 0"
 [[ $duration =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a whole number of seconds above 0"
@@ -103,35 +89,8 @@ tmp=$(mktemp -d)
 server_pid=
 client_pid=
 
-# True while PID runs. Our own child stays a zombie until we wait for it, and
-# kill -0 succeeds on a zombie, so look at its state instead.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
 
-# stop PID: SIGTERM, a bounded wait, then SIGKILL; reaps it.
-stop() {
-	local i
-	kill -TERM "$1" 2>/dev/null || true
-	for ((i = 0; i < stop_wait_s * 20; i++)); do
-		alive "$1" || break
-		sleep 0.05
-	done
-	if alive "$1"; then
-		echo "load_10k: process $1 did not stop on SIGTERM within ${stop_wait_s}s; killing it" >&2
-		kill -KILL "$1" 2>/dev/null || true
-	fi
-	wait "$1" 2>/dev/null || true
-}
 
-stop_server() {
-	[[ -n $server_pid ]] || return 0
-	stop "$server_pid"
-	server_pid=
-}
 
 cleanup() {
 	if [[ -n $client_pid ]]; then
@@ -210,7 +169,7 @@ run_sampled() {
 		samples=$((samples + 1))
 		now_s=$SECONDS
 		if ((now_s >= deadline_s)); then
-			stop "$client_pid"
+			stop_pid "$client_pid"
 			client_pid=
 			cat "$tmp/$name.err" >&2
 			die "$name did not end within $((duration + client_slack_s))s"

@@ -30,16 +30,8 @@
 # Exit status: 0 when everything ran (whatever the target says), 1 otherwise.
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$script_dir/.." && pwd)
-
-# Resolve TSECHO against the caller's directory before moving to the root.
-tsecho=${TSECHO:-$root/tsecho}
-case $tsecho in
-/*) ;;
-*) tsecho=$PWD/$tsecho ;;
-esac
-cd "$root"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 duration=${DURATION:-3}
 runs=${RUNS:-5}
@@ -48,13 +40,7 @@ threads=${THREADS:-}
 conns=64
 size=64
 build=bench/build
-listen_wait_s=5 # for the listening line
-stop_wait_s=5   # for SIGTERM, before SIGKILL
 
-die() {
-	echo "load_rate: $*" >&2
-	exit 1
-}
 
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a whole number above 0"
 if ! [[ $duration =~ ^[0-9]+([.][0-9]+)?$ ]] || ! awk -v d="$duration" 'BEGIN { exit !(d > 0) }'; then
@@ -90,31 +76,7 @@ ${CC:-cc} -O2 -Wall -Wextra -pthread -o "$build/pingpong" bench/pingpong.c
 tmp=$(mktemp -d)
 server_pid=
 
-# True while PID runs. Our own child stays a zombie until we wait for it, and
-# kill -0 succeeds on a zombie, so look at its state instead.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
 
-# SIGTERM, a bounded wait, then SIGKILL. No-op without a server.
-stop_server() {
-	local i
-	[[ -n $server_pid ]] || return 0
-	kill -TERM "$server_pid" 2>/dev/null || true
-	for ((i = 0; i < stop_wait_s * 20; i++)); do
-		alive "$server_pid" || break
-		sleep 0.05
-	done
-	if alive "$server_pid"; then
-		echo "load_rate: server did not stop on SIGTERM within ${stop_wait_s}s; killing it" >&2
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
 
 cleanup() {
 	stop_server
@@ -142,16 +104,6 @@ start_server() {
 	die "tsecho server did not print 'listening on tcp 127.0.0.1:PORT' within ${listen_wait_s}s"
 }
 
-# utime + stime of PID in clock ticks, all threads, dead ones included.
-# Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may hold
-# spaces, so count from the ") " that ends it.
-cpu_ticks() {
-	local stat fields
-	stat=$(cat "/proc/$1/stat") || die "cannot read /proc/$1/stat"
-	read -r -a fields <<<"${stat##*) }"
-	# fields[0] is field 3 (state), so field N is fields[N-3].
-	echo $((fields[11] + fields[12]))
-}
 
 mono_ns() {
 	date +%s%N

@@ -34,16 +34,8 @@
 # Exit status: 0 when everything ran (whatever the targets say), 1 otherwise.
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$script_dir/.." && pwd)
-
-# Resolve TSECHO against the caller's directory before moving to the root.
-tsecho=${TSECHO:-$root/tsecho}
-case $tsecho in
-/*) ;;
-*) tsecho=$PWD/$tsecho ;;
-esac
-cd "$root"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 runs=${RUNS:-5}
 count=${COUNT:-20000}
@@ -51,14 +43,8 @@ sp_seconds=${SECONDS_SP:-3}
 pin=${PIN:-split}
 size=64
 build=bench/build
-listen_wait_s=5 # for a server to be listening
-stop_wait_s=5   # for SIGTERM, before SIGKILL
 sp_port_tries=3 # a port python found free can be taken before sockperf binds it
 
-die() {
-	echo "ping_latency: $*" >&2
-	exit 1
-}
 
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a whole number above 0"
 [[ $count =~ ^[1-9][0-9]*$ ]] || die "COUNT must be a whole number above 0"
@@ -104,31 +90,7 @@ ${CC:-cc} -O2 -std=c11 -Wall -Wextra -Wpedantic -Wshadow -o "$build/pp_floor" be
 tmp=$(mktemp -d)
 server_pid=
 
-# True while PID runs. Our own child stays a zombie until we wait for it, and
-# kill -0 succeeds on a zombie, so look at its state instead.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
 
-# SIGTERM, a bounded wait, then SIGKILL. No-op without a server.
-stop_server() {
-	local i
-	[[ -n $server_pid ]] || return 0
-	kill -TERM "$server_pid" 2>/dev/null || true
-	for ((i = 0; i < stop_wait_s * 20; i++)); do
-		alive "$server_pid" || break
-		sleep 0.05
-	done
-	if alive "$server_pid"; then
-		echo "ping_latency: server did not stop on SIGTERM within ${stop_wait_s}s; killing it" >&2
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
 
 cleanup() {
 	stop_server

@@ -26,29 +26,15 @@
 #   CC=...          C compiler (default cc)
 set -euo pipefail
 
-script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-root=$(cd "$script_dir/.." && pwd)
-
-# Resolve TSECHO against the caller's directory before moving to the root.
-tsecho=${TSECHO:-$root/tsecho}
-case $tsecho in
-/*) ;;
-*) tsecho=$PWD/$tsecho ;;
-esac
-cd "$root"
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 duration=${DURATION:-3}
 runs=${RUNS:-5}
 window=${WINDOW:-64}
 pin=${PIN:-split}
 build=bench/build
-listen_wait_s=5 # for the listening lines
-stop_wait_s=5   # for SIGTERM, before SIGKILL
 
-die() {
-	echo "stamp_reflector: $*" >&2
-	exit 1
-}
 
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a whole number above 0"
 [[ $duration =~ ^[0-9]+([.][0-9]+)?$ ]] || die "DURATION must be a number of seconds"
@@ -106,25 +92,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# True while PID runs. Our own child stays a zombie until we wait for it, and
-# kill -0 succeeds on a zombie, so look at its state instead.
-alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[[ ${stat:0:1} != Z ]]
-}
 
-# utime + stime of PID in clock ticks, all threads, dead ones included.
-# Fields 14 and 15 of /proc/PID/stat; the command name (field 2) may hold
-# spaces, so count from the ") " that ends it.
-cpu_ticks() {
-	local stat fields
-	stat=$(cat "/proc/$1/stat") || die "cannot read /proc/$1/stat"
-	read -r -a fields <<<"${stat##*) }"
-	# fields[0] is field 3 (state), so field N is fields[N-3].
-	echo $((fields[11] + fields[12]))
-}
 
 # start_server BATCH: start a fresh tsecho server, set server_pid, udp_port
 # and stamp_port (from its `listening on udp|stamp 127.0.0.1:PORT` lines).
@@ -145,21 +113,6 @@ start_server() {
 	die "tsecho server did not print 'listening on udp|stamp 127.0.0.1:PORT' within ${listen_wait_s}s"
 }
 
-# SIGTERM, a bounded wait, then SIGKILL.
-stop_server() {
-	local i
-	kill -TERM "$server_pid" 2>/dev/null || true
-	for ((i = 0; i < stop_wait_s * 20; i++)); do
-		alive "$server_pid" || break
-		sleep 0.05
-	done
-	if alive "$server_pid"; then
-		echo "stamp_reflector: server did not stop on SIGTERM within ${stop_wait_s}s; killing it" >&2
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
-	wait "$server_pid" 2>/dev/null || true
-	server_pid=
-}
 
 # measure CONFIG RUN: one run of CONFIG (stamp-b32, stamp-b1 or probe);
 # appends "CONFIG RUN sent received lost cpu_s per_cpu_s per_s late
