@@ -37,10 +37,11 @@ endif
 LDLIBS += -lm -lpthread
 
 LIB_SRC := src/lib/buf.c src/lib/clock.c src/lib/evloop.c src/lib/evloop_$(EVLOOP).c \
-	src/lib/hist.c src/lib/json.c src/lib/jsonparse.c src/lib/net.c src/lib/pacer.c src/lib/parse.c \
-	src/lib/proto.c src/lib/sig.c src/lib/stamp.c src/lib/stats.c src/lib/text.c
-APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/server.c \
-	src/server/stamp.c src/server/tcp.c src/server/udp.c src/client/builtin.c src/client/client.c \
+	src/lib/hist.c src/lib/httpd.c src/lib/httpreq.c \
+	src/lib/json.c src/lib/jsonparse.c src/lib/net.c src/lib/pacer.c src/lib/parse.c \
+	src/lib/prom.c src/lib/proto.c src/lib/sig.c src/lib/stamp.c src/lib/stats.c src/lib/text.c
+APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/metrics.c \
+	src/server/server.c src/server/stamp.c src/server/tcp.c src/server/udp.c src/client/builtin.c src/client/client.c \
 	src/client/hello.c src/client/mode_connect.c src/client/mode_echo.c \
 	src/client/mode_probe.c src/client/mode_stamp.c src/client/mode_text.c src/client/ping.c \
 	src/client/pinger.c src/client/report.c src/client/target.c \
@@ -95,7 +96,7 @@ build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p build/fuzz
 	$(FUZZ_CC) -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
 		-o $@ $< src/lib/proto.c src/lib/stamp.c src/lib/text.c src/lib/clock.c src/lib/buf.c \
-		src/lib/jsonparse.c -lm
+		src/lib/jsonparse.c src/lib/httpreq.c -lm
 
 fuzz: $(FUZZ_BIN)
 	@set -e; for f in $(FUZZ_BIN); do \

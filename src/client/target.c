@@ -14,35 +14,13 @@
 
 enum ts_target_err ts_target_parse(struct ts_target *t, const char *arg, uint16_t default_port)
 {
-	const char *host = arg, *port = NULL;
-	size_t host_len;
-	const char *colon = strrchr(arg, ':');
-	uint64_t p;
+	const char *port;
+	uint64_t p = default_port;
 
-	if (arg[0] == '[') {
-		const char *close = strchr(arg, ']');
-		if (!close || (close[1] != '\0' && close[1] != ':'))
-			return TS_TARGET_BAD_ARG;
-		host = arg + 1;
-		host_len = (size_t)(close - host);
-		port = close[1] == ':' ? close + 2 : NULL;
-	} else if (colon && strchr(arg, ':') == colon) {
-		host_len = (size_t)(colon - arg);
-		port = colon + 1;
-	} else {
-		/* No colon, or several: a bare IPv6 address. */
-		host_len = strlen(arg);
-	}
-	if (host_len == 0 || host_len >= sizeof t->host)
+	if (ts_net_split_hostport(arg, t->host, sizeof t->host, &port) != 0)
 		return TS_TARGET_BAD_ARG;
-	memcpy(t->host, host, host_len);
-	t->host[host_len] = '\0';
-	if (port) {
-		if (ts_parse_u64(port, 1, 65535, &p) != 0)
-			return TS_TARGET_BAD_ARG;
-	} else {
-		p = default_port;
-	}
+	if (port && ts_parse_u64(port, 1, 65535, &p) != 0)
+		return TS_TARGET_BAD_ARG;
 	snprintf(t->port, sizeof t->port, "%u", (unsigned)p);
 	return TS_TARGET_OK;
 }

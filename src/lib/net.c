@@ -167,3 +167,31 @@ int ts_raise_nofile(void)
 		return (int)most;
 	return (int)rl.rlim_cur;
 }
+
+int ts_net_split_hostport(const char *arg, char *host, size_t cap, const char **port)
+{
+	const char *start = arg;
+	const char *colon = strrchr(arg, ':');
+	size_t len;
+
+	*port = NULL;
+	if (arg[0] == '[') {
+		const char *close = strchr(arg, ']');
+		if (!close || (close[1] != '\0' && close[1] != ':'))
+			return -EINVAL;
+		start = arg + 1;
+		len = (size_t)(close - start);
+		*port = close[1] == ':' ? close + 2 : NULL;
+	} else if (colon && strchr(arg, ':') == colon) {
+		len = (size_t)(colon - arg);
+		*port = colon + 1;
+	} else {
+		/* No colon, or several: a bare IPv6 address. */
+		len = strlen(arg);
+	}
+	if (len == 0 || len >= cap)
+		return -EINVAL;
+	memcpy(host, start, len);
+	host[len] = '\0';
+	return 0;
+}

@@ -39,6 +39,12 @@ void ts_net_addr_ip(const struct sockaddr *sa, char *buf, size_t cap, unsigned *
 /* "127.0.0.1:80" or "[::1]:80", as ts_net_addr_ip. */
 void ts_net_addr_text(const struct sockaddr *sa, char *buf, size_t cap);
 
+/* Splits "host", "host:port", "[v6]:port" or a bare IPv6 address: copies
+ * the host into host[0..cap) and points *port at the port text in arg (NULL
+ * when there is none).  Returns 0, or -EINVAL when arg has no host, an
+ * unclosed bracket or a host too long for cap. */
+int ts_net_split_hostport(const char *arg, char *host, size_t cap, const char **port);
+
 /* Raises the RLIMIT_NOFILE soft limit to the hard one (thousands of
  * connections need it) and returns the limit in force, at most 2^20. */
 int ts_raise_nofile(void);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,10 +39,12 @@ static const char usage[] =
     "      --stamp-rate N       STAMP packets a second per source (1000; 0: no limit)\n"
     "      --stamp-batch N      datagrams per recvmmsg/sendmmsg (32; 1: no batching)\n"
     "      --echo[=PORT]        also RFC 862 echo, TCP and UDP (default 7)\n"
+    "      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics\n"
     "  -h, --help               this help\n"
     "\n"
     "SIZE takes k and m suffixes; DUR takes ns, us, ms, s, m, h (default s).\n"
-    "Each listener prints 'listening on tcp|udp ADDR:PORT' when ready.\n"
+    "Each listener prints 'listening on tcp|udp|stamp|echo-tcp|echo-udp|metrics\n"
+    "ADDR:PORT' when ready.\n"
     "SIGINT or SIGTERM stop the server, which then prints a summary line.\n";
 
 enum {
@@ -57,6 +60,7 @@ enum {
 	OPT_STAMP_RATE,
 	OPT_STAMP_BATCH,
 	OPT_ECHO,
+	OPT_METRICS,
 };
 
 static const struct option options[] = {
@@ -75,6 +79,7 @@ static const struct option options[] = {
 	{ "stamp-rate", required_argument, NULL, OPT_STAMP_RATE },
 	{ "stamp-batch", required_argument, NULL, OPT_STAMP_BATCH },
 	{ "echo", optional_argument, NULL, OPT_ECHO },
+	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -83,6 +88,17 @@ static int bad_value(const char *opt, const char *value, const char *want)
 {
 	fprintf(stderr, "tsecho server: invalid %s '%s': %s\n", opt, value, want);
 	return 2;
+}
+
+/* ADDR:PORT as --metrics takes it (whether it resolves is seen at start). */
+static bool metrics_addr_ok(const char *arg)
+{
+	char host[256];
+	const char *port;
+	uint64_t p;
+
+	return ts_net_split_hostport(arg, host, sizeof host, &port) == 0 && port &&
+	       ts_parse_u64(port, 0, 65535, &p) == 0;
 }
 
 /* Fills cfg from argv.  Returns -1 to go on, or an exit status. */
@@ -172,6 +188,11 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 				return bad_value("--echo port", optarg, "want 0..65535");
 			if (optarg)
 				cfg->echo_port = (uint16_t)v;
+			break;
+		case OPT_METRICS:
+			if (!metrics_addr_ok(optarg))
+				return bad_value("--metrics", optarg, "want ADDR:PORT");
+			cfg->metrics_addr = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -151,21 +151,22 @@ void ts_log_event(struct ts_log *log, const char *what)
 void ts_log_summary(struct ts_log *log, const struct ts_server_stats *st, int64_t uptime_ns)
 {
 	double uptime_s = (double)uptime_ns / TS_NS_PER_S;
+	struct ts_server_totals t = ts_server_stats_totals(st);
 
 	if (log->format == TS_LOG_JSON)
 		fprintf(log->out,
 			"{\"event\":\"summary\",\"connections\":%" PRIu64 ",\"rejected\":%" PRIu64
 			",\"messages\":%" PRIu64 ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
 			",\"errors\":%" PRIu64 ",\"uptime_s\":%.2f}",
-			st->conns_total, st->conns_rejected, st->messages, st->bytes_in,
-			st->bytes_out, st->errors, uptime_s);
+			st->conns_total, t.rejected, t.messages, t.bytes_in, t.bytes_out, t.errors,
+			uptime_s);
 	else
 		fprintf(log->out,
 			"summary: connections %" PRIu64 ", rejected %" PRIu64 ", messages %" PRIu64
 			", bytes in %" PRIu64 ", bytes out %" PRIu64 ", errors %" PRIu64
 			", uptime %.2f s",
-			st->conns_total, st->conns_rejected, st->messages, st->bytes_in,
-			st->bytes_out, st->errors, uptime_s);
+			st->conns_total, t.rejected, t.messages, t.bytes_in, t.bytes_out, t.errors,
+			uptime_s);
 	line_end(log);
 }
 

@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "metrics.h"
+
 enum ts_log_format {
 	TS_LOG_TEXT,
 	TS_LOG_JSON,
@@ -29,16 +31,6 @@ struct ts_log {
 /* Rate limit: a sustained LOG_RATE lines a second, bursts of LOG_BURST. */
 #define TS_LOG_RATE_PER_S 50.0
 #define TS_LOG_BURST 100.0
-
-struct ts_server_stats {
-	uint64_t conns_total;
-	uint64_t conns_current;
-	uint64_t conns_rejected;
-	uint64_t messages;
-	uint64_t bytes_in;
-	uint64_t bytes_out;
-	uint64_t errors;
-};
 
 void ts_log_init(struct ts_log *log, FILE *out, enum ts_log_format format, int quiet);
 

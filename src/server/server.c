@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../lib/clock.h"
+#include "../lib/httpd.h"
 #include "../lib/net.h"
 #include "../lib/text.h"
 #include "server_int.h"
@@ -231,6 +232,40 @@ static int start_listeners(struct ts_server *srv)
 	return 0;
 }
 
+static int render_metrics(struct ts_buf *body, void *arg)
+{
+	struct ts_server *srv = arg;
+
+	return ts_server_metrics_render(body, &srv->stats, ts_httpd_stats(srv->metrics));
+}
+
+/* The --metrics endpoint, on the server's own loop. */
+static int start_metrics(struct ts_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int gai_err;
+	int fd = ts_httpd_listen(srv->cfg->metrics_addr, &gai_err);
+
+	if (fd < 0) {
+		fprintf(stderr, "tsecho server: cannot serve metrics on %s: %s\n",
+			srv->cfg->metrics_addr,
+			fd == -EINVAL  ? "expected ADDR:PORT"
+			: gai_err != 0 ? gai_strerror(gai_err)
+				       : strerror(-fd));
+		return -1;
+	}
+	srv->metrics = ts_httpd_new(srv->loop, fd, render_metrics, srv);
+	if (!srv->metrics || getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+		fprintf(stderr, "tsecho server: cannot serve metrics: %s\n", strerror(errno));
+		if (!srv->metrics)
+			close(fd);
+		return -1;
+	}
+	ts_log_listening(&srv->log, "metrics", (struct sockaddr *)&ss);
+	return 0;
+}
+
 int ts_server_run(struct ts_server *srv)
 {
 	int64_t next_mono_ns = INT64_MAX;
@@ -250,6 +285,11 @@ int ts_server_run(struct ts_server *srv)
 		}
 		now_mono_ns = ts_mono_ns();
 		next_mono_ns = ts_tcp_sweep(srv, now_mono_ns);
+		if (srv->metrics) {
+			int64_t next_http_mono_ns = ts_httpd_sweep(srv->metrics, now_mono_ns);
+			if (next_http_mono_ns < next_mono_ns)
+				next_mono_ns = next_http_mono_ns;
+		}
 		if (srv->accept_paused_until_mono_ns &&
 		    srv->accept_paused_until_mono_ns <= now_mono_ns) {
 			srv->accept_paused_until_mono_ns = 0;
@@ -272,6 +312,7 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 	srv->reserve_fd = -1;
 	srv->wake_pipe[0] = srv->wake_pipe[1] = -1;
 	srv->start_mono_ns = ts_mono_ns();
+	ts_server_stats_init(&srv->stats, ts_wall_ns());
 	ts_log_init(&srv->log, log_out, cfg->log_format, cfg->quiet);
 	srv->rx_cap = RX_CAP > cfg->max_message ? RX_CAP : cfg->max_message;
 	/* Room for replies up to max_output plus one more, the largest. */
@@ -298,6 +339,8 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 	}
 	if (bind_all(srv) != 0 || start_listeners(srv) != 0)
 		goto fail;
+	if (cfg->metrics_addr && start_metrics(srv) != 0)
+		goto fail;
 	return srv;
 fail:
 	ts_server_free(srv, 0);
@@ -314,6 +357,7 @@ void ts_server_free(struct ts_server *srv, int summary)
 	if (!srv)
 		return;
 	close_listeners(srv);
+	ts_httpd_free(srv->metrics);
 	ts_tcp_close_all(srv);
 	if (summary)
 		ts_log_summary(&srv->log, &srv->stats, ts_mono_ns() - srv->start_mono_ns);

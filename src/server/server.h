@@ -29,6 +29,7 @@ struct ts_server_config {
 	int stamp_batch;         /* datagrams per recvmmsg/sendmmsg; 1: none */
 	int echo;                /* --echo: RFC 862 echo, TCP and UDP */
 	uint16_t echo_port;
+	const char *metrics_addr; /* --metrics ADDR:PORT, or NULL */
 };
 
 struct ts_server;

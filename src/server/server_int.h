@@ -61,6 +61,7 @@ struct ts_server {
 	 * can be freed to accept and close the waiting peer (libev's trick):
 	 * otherwise a level-triggered listener would wake the loop forever. */
 	struct ts_reflector *stamp; /* NULL without --stamp */
+	struct ts_httpd *metrics;   /* NULL without --metrics */
 
 	int reserve_fd;
 	int64_t accept_paused_until_mono_ns; /* 0: accepting */

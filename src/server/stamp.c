@@ -198,10 +198,10 @@ static void read_cmsgs(struct msghdr *mh, int *ttl, int64_t *rx_wall_ns)
 	}
 }
 
-/* Turns datagram pkt[0..len) into its reflection, in place; returns 0, or
- * -1 when it must be dropped. */
+/* Turns datagram pkt[0..len) into its reflection, in place, and says when
+ * it came (*t2_wall_ns); returns 0, or -1 when it must be dropped. */
 static int reflect(struct ts_server *srv, uint8_t *pkt, size_t len, struct msghdr *mh,
-		   const struct sockaddr_storage *peer, int64_t now_mono_ns)
+		   const struct sockaddr_storage *peer, int64_t now_mono_ns, int64_t *t2_wall_ns)
 {
 	struct ts_reflector *st = srv->stamp;
 	struct ts_stamp_sender in;
@@ -213,17 +213,18 @@ static int reflect(struct ts_server *srv, uint8_t *pkt, size_t len, struct msghd
 	read_cmsgs(mh, &ttl, &rx_wall_ns);
 	if (rx_wall_ns == 0)
 		rx_wall_ns = ts_wall_ns();
+	*t2_wall_ns = rx_wall_ns;
 	if (len < TS_STAMP_TWAMP_MIN || ts_stamp_sender_decode(pkt, len, &in) != TS_DECODE_OK) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_MALFORMED]++;
 		return -1;
 	}
 	ts_stamp_ee_decode(in.ee, &ee);
 	if (ee.multiplier == 0) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_MALFORMED]++;
 		return -1;
 	}
 	if (!admit(st, peer, now_mono_ns)) {
-		srv->stats.conns_rejected++;
+		srv->stats.limits[TS_LIMIT_STAMP_RATE]++;
 		return -1;
 	}
 	if (now_mono_ns - st->ee_mono_ns >= TS_NS_PER_S || st->ee_mono_ns == 0) {
@@ -240,7 +241,7 @@ static int reflect(struct ts_server *srv, uint8_t *pkt, size_t len, struct msghd
 	out.sender_ee = in.ee;
 	out.sender_ttl = (uint8_t)(ttl < 0 ? 0 : ttl > 255 ? 255 : ttl);
 	ts_stamp_reflector_encode(pkt, len, &out);
-	srv->stats.messages++;
+	srv->stats.traffic[TS_STAT_STAMP][TS_STAT_UDP].messages++;
 	return 0;
 }
 
@@ -251,6 +252,7 @@ static void serve_batch(struct ts_server *srv, int fd)
 	struct ts_reflector *st = srv->stamp;
 	struct mmsghdr msgs[BATCH_MAX], replies[BATCH_MAX];
 	struct iovec iov[BATCH_MAX], riov[BATCH_MAX];
+	int64_t t2_wall_ns[BATCH_MAX], t3_wall_ns;
 	int n, out = 0;
 	int64_t now_mono_ns;
 	uint64_t t3;
@@ -269,7 +271,7 @@ static void serve_batch(struct ts_server *srv, int fd)
 	n = recvmmsg(fd, msgs, (unsigned)st->batch, MSG_DONTWAIT, NULL);
 	if (n <= 0) {
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_IO]++;
 		return;
 	}
 	now_mono_ns = ts_mono_ns();
@@ -277,8 +279,9 @@ static void serve_batch(struct ts_server *srv, int fd)
 		uint8_t *pkt = iov[i].iov_base;
 		size_t len = msgs[i].msg_len;
 
-		srv->stats.bytes_in += len;
-		if (reflect(srv, pkt, len, &msgs[i].msg_hdr, &st->peers[i], now_mono_ns) != 0)
+		srv->stats.traffic[TS_STAT_STAMP][TS_STAT_UDP].bytes_in += len;
+		if (reflect(srv, pkt, len, &msgs[i].msg_hdr, &st->peers[i], now_mono_ns,
+			    &t2_wall_ns[out]) != 0)
 			continue;
 		riov[out].iov_base = pkt;
 		riov[out].iov_len = len;
@@ -292,16 +295,19 @@ static void serve_batch(struct ts_server *srv, int fd)
 	if (out == 0)
 		return;
 	/* T3: "at the start of transmitting", once for the batch. */
-	t3 = ts_ntp_from_unix_ns(ts_wall_ns());
-	for (int i = 0; i < out; i++)
+	t3_wall_ns = ts_wall_ns();
+	t3 = ts_ntp_from_unix_ns(t3_wall_ns);
+	for (int i = 0; i < out; i++) {
 		ts_stamp_reflector_set_t3(riov[i].iov_base, t3);
+		ts_server_stats_residence(&srv->stats, t2_wall_ns[i], t3_wall_ns);
+	}
 	n = sendmmsg(fd, replies, (unsigned)out, 0);
 	if (n < 0)
 		n = 0;
 	for (int i = 0; i < n; i++)
-		srv->stats.bytes_out += replies[i].msg_len;
+		srv->stats.traffic[TS_STAT_STAMP][TS_STAT_UDP].bytes_out += replies[i].msg_len;
 	/* Replies the kernel would not take are lost, as on the network. */
-	srv->stats.errors += (uint64_t)(out - n);
+	srv->stats.errors[TS_ERR_DROPPED] += (uint64_t)(out - n);
 }
 #endif
 
@@ -312,6 +318,7 @@ static int serve_one(struct ts_server *srv, int fd)
 	struct ts_reflector *st = srv->stamp;
 	struct iovec iov = { st->bufs, STAMP_DGRAM_MAX };
 	struct msghdr mh;
+	int64_t t2_wall_ns, t3_wall_ns;
 	ssize_t n;
 
 	memset(&mh, 0, sizeof mh);
@@ -326,19 +333,21 @@ static int serve_one(struct ts_server *srv, int fd)
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return -1;
 		if (errno != EINTR)
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_IO]++;
 		return 0;
 	}
-	srv->stats.bytes_in += (uint64_t)n;
-	if (reflect(srv, st->bufs, (size_t)n, &mh, &st->peers[0], ts_mono_ns()) != 0)
+	srv->stats.traffic[TS_STAT_STAMP][TS_STAT_UDP].bytes_in += (uint64_t)n;
+	if (reflect(srv, st->bufs, (size_t)n, &mh, &st->peers[0], ts_mono_ns(), &t2_wall_ns) != 0)
 		return 0;
-	ts_stamp_reflector_set_t3(st->bufs, ts_ntp_from_unix_ns(ts_wall_ns()));
+	t3_wall_ns = ts_wall_ns();
+	ts_stamp_reflector_set_t3(st->bufs, ts_ntp_from_unix_ns(t3_wall_ns));
+	ts_server_stats_residence(&srv->stats, t2_wall_ns, t3_wall_ns);
 	if (sendto(fd, st->bufs, (size_t)n, 0, (struct sockaddr *)&st->peers[0], mh.msg_namelen) <
 	    0) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_DROPPED]++;
 		return 0;
 	}
-	srv->stats.bytes_out += (uint64_t)n;
+	srv->stats.traffic[TS_STAT_STAMP][TS_STAT_UDP].bytes_out += (uint64_t)n;
 	return 0;
 }
 

@@ -57,6 +57,7 @@ struct conn {
 	uint8_t proto;
 	uint8_t state;
 	bool eof;           /* the peer will send nothing more */
+	bool out_full;      /* not read from: out is at max_output */
 	int64_t in_wall_ns; /* when the bytes waiting in in were read (t2) */
 	uint32_t drained;   /* bytes discarded while draining */
 	struct ts_server *srv;
@@ -102,6 +103,25 @@ static void list_push(struct conn_list *l, struct conn *c, int64_t deadline_mono
 	l->tail = c;
 }
 
+/* The counters a connection's bytes go to: those of the protocol it
+ * speaks or, before it has chosen, of the one first_byte will choose. */
+static struct ts_traffic *conn_traffic_in(struct conn *c, uint8_t first_byte)
+{
+	enum ts_stat_proto p = TS_STAT_TEXT;
+
+	if (c->proto == PROTO_ECHO)
+		p = TS_STAT_ECHO;
+	else if (c->proto == PROTO_BINARY ||
+		 (c->proto == PROTO_UNKNOWN && first_byte == TS_PROTO_MAGIC0))
+		p = TS_STAT_BINARY;
+	return &c->srv->stats.traffic[p][TS_STAT_TCP];
+}
+
+static struct ts_traffic *conn_traffic(struct conn *c)
+{
+	return conn_traffic_in(c, 0);
+}
+
 /* Records progress: the idle timeout starts again. */
 static void conn_touch(struct conn *c)
 {
@@ -122,7 +142,7 @@ static void conn_close(struct conn *c, const char *reason)
 	ts_log_close(&srv->log, (struct sockaddr *)&c->peer, reason);
 	list_remove(c);
 	if (ts_evloop_del(srv->loop, c->fd) != 0)
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_RESOURCE]++;
 	close(c->fd);
 	ts_buf_free(&c->in);
 	ts_buf_free(&c->out);
@@ -140,7 +160,7 @@ static void conn_fail(struct conn *c, size_t *tx_len, enum ts_proto_status statu
 	if (n >= 24)
 		seq = ts_get_be64(p + 16);
 	*tx_len += ts_proto_encode_error(c->srv->tx + *tx_len, status, seq);
-	c->srv->stats.errors++;
+	c->srv->stats.errors[TS_ERR_MALFORMED]++;
 	c->state = ST_ERROR;
 }
 
@@ -152,6 +172,7 @@ static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t 
 	struct ts_proto_hdr h;
 	enum ts_proto_status status = TS_STATUS_OK;
 	enum ts_decode r = ts_proto_decode(p, n, srv->cfg->max_message, &h, &status);
+	int64_t t3_wall_ns;
 
 	if (r == TS_DECODE_NEED_MORE)
 		return 0;
@@ -164,9 +185,11 @@ static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t 
 		return n;
 	}
 	memcpy(srv->tx + *tx_len, p, h.frame_len);
-	ts_proto_make_reply(srv->tx + *tx_len, (uint64_t)rx_wall_ns, (uint64_t)ts_wall_ns());
+	t3_wall_ns = ts_wall_ns();
+	ts_proto_make_reply(srv->tx + *tx_len, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
 	*tx_len += h.frame_len;
-	srv->stats.messages++;
+	srv->stats.traffic[TS_STAT_BINARY][TS_STAT_TCP].messages++;
+	ts_server_stats_residence(&srv->stats, rx_wall_ns, t3_wall_ns);
 	return h.frame_len;
 }
 
@@ -198,7 +221,7 @@ static size_t answer_text(struct conn *c, const uint8_t *p, size_t n, int64_t rx
 	}
 	/* tx_cap leaves room for one reply beyond max_output, so this fits. */
 	*tx_len += ts_text_reply(srv->tx + *tx_len, srv->tx_cap - *tx_len, rx_wall_ns, p, len);
-	srv->stats.messages++;
+	srv->stats.traffic[TS_STAT_TEXT][TS_STAT_TCP].messages++;
 	ts_log_message(&srv->log, (struct sockaddr *)&c->peer, "tcp", rx_wall_ns, p, len);
 	return len;
 }
@@ -212,7 +235,7 @@ static size_t answer_echo(struct conn *c, const uint8_t *p, size_t n, size_t *tx
 
 	memcpy(srv->tx + *tx_len, p, k);
 	*tx_len += k;
-	srv->stats.messages++;
+	srv->stats.traffic[TS_STAT_ECHO][TS_STAT_TCP].messages++;
 	return k;
 }
 
@@ -228,7 +251,7 @@ static int conn_send(struct conn *c, size_t tx_len)
 			return -errno;
 		if (w > 0) {
 			sent = (size_t)w;
-			srv->stats.bytes_out += sent;
+			conn_traffic(c)->bytes_out += sent;
 			conn_touch(c);
 		}
 	}
@@ -325,11 +348,14 @@ static bool conn_settle(struct conn *c)
 	}
 	if (c->out.len > 0)
 		events |= TS_EV_WRITE;
+	if (c->state == ST_OPEN && !c->out_full && c->out.len >= srv->cfg->max_output)
+		srv->stats.limits[TS_LIMIT_OUTPUT]++;
+	c->out_full = c->out.len >= srv->cfg->max_output;
 	if (!c->eof &&
 	    (c->state == ST_DRAINING || (c->state == ST_OPEN && c->out.len < srv->cfg->max_output)))
 		events |= TS_EV_READ;
 	if (ts_evloop_set(srv->loop, c->fd, events) != 0) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_RESOURCE]++;
 		conn_close(c, "event loop error");
 		return false;
 	}
@@ -360,7 +386,7 @@ static bool conn_on_read(struct conn *c)
 		c->eof = true;
 		return true;
 	}
-	srv->stats.bytes_in += (uint64_t)n;
+	conn_traffic_in(c, srv->rx[0])->bytes_in += (uint64_t)n;
 	if (c->state == ST_DRAINING) {
 		c->drained += (uint32_t)n;
 		if (c->drained <= DRAIN_MAX_BYTES)
@@ -371,7 +397,10 @@ static bool conn_on_read(struct conn *c)
 	conn_touch(c);
 	rc = conn_input(c, srv->rx, (size_t)n, rx_wall_ns);
 	if (rc != 0) {
-		srv->stats.errors++;
+		if (rc == -ENOBUFS)
+			srv->stats.limits[TS_LIMIT_INPUT]++;
+		else
+			srv->stats.errors[TS_ERR_RESOURCE]++;
 		conn_close(c, rc == -ENOBUFS ? "input cap exceeded" : strerror(-rc));
 		return false;
 	}
@@ -392,12 +421,12 @@ static bool conn_on_write(struct conn *c)
 		conn_close(c, strerror(errno));
 		return false;
 	}
-	srv->stats.bytes_out += (uint64_t)w;
+	conn_traffic(c)->bytes_out += (uint64_t)w;
 	ts_buf_consume(&c->out, (size_t)w);
 	conn_touch(c);
 	rc = conn_input(c, NULL, 0, 0);
 	if (rc != 0) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_RESOURCE]++;
 		conn_close(c, strerror(-rc));
 		return false;
 	}
@@ -424,7 +453,7 @@ static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_stora
 	int rc;
 
 	if (!c) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_RESOURCE]++;
 		close(fd);
 		return;
 	}
@@ -434,10 +463,10 @@ static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_stora
 	c->proto = role == ROLE_ECHO ? PROTO_ECHO : PROTO_UNKNOWN;
 	/* A latency tool must not let Nagle hold small replies back. */
 	if (ts_net_set_nodelay(fd) != 0)
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_IO]++;
 	rc = ts_evloop_add(srv->loop, fd, TS_EV_READ, conn_on_event, c);
 	if (rc != 0) {
-		srv->stats.errors++;
+		srv->stats.errors[TS_ERR_RESOURCE]++;
 		close(fd);
 		free(c);
 		return;
@@ -455,7 +484,7 @@ void ts_tcp_listeners_watch(struct ts_server *srv, int on)
 			continue;
 		if (ts_evloop_set(srv->loop, srv->listeners[i].fd,
 				  on ? TS_EV_READ | TS_EV_DEFER : TS_EV_DEFER) != 0)
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_RESOURCE]++;
 	}
 }
 
@@ -475,7 +504,7 @@ static void shed_one(struct ts_server *srv, int listen_fd)
 		fd = ts_net_accept(listen_fd, &peer, &len);
 		if (fd >= 0) {
 			close(fd);
-			srv->stats.conns_rejected++;
+			srv->stats.limits[TS_LIMIT_FDS]++;
 		}
 		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (srv->reserve_fd >= 0)
@@ -503,18 +532,18 @@ void ts_tcp_on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 		if (fd == -EINTR || fd == -ECONNABORTED || fd == -EPROTO)
 			continue;
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_RESOURCE]++;
 			shed_one(srv, listen_fd);
 			if (srv->accept_paused_until_mono_ns)
 				return;
 			continue;
 		}
 		if (fd < 0) {
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_IO]++;
 			return;
 		}
 		if (srv->stats.conns_current >= srv->cfg->max_clients) {
-			srv->stats.conns_rejected++;
+			srv->stats.limits[TS_LIMIT_MAX_CLIENTS]++;
 			ts_log_close(&srv->log, (struct sockaddr *)&peer, "too many clients");
 			close(fd);
 			continue;
@@ -530,8 +559,11 @@ int64_t ts_tcp_sweep(struct ts_server *srv, int64_t now_mono_ns)
 
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
 		struct conn_list *l = lists[i];
-		while (l->head && l->head->deadline_mono_ns <= now_mono_ns)
+		while (l->head && l->head->deadline_mono_ns <= now_mono_ns) {
+			if (l == &srv->open)
+				srv->stats.limits[TS_LIMIT_IDLE]++;
 			conn_close(l->head, l == &srv->open ? "idle timeout" : "protocol error");
+		}
 		if (l->head && l->head->deadline_mono_ns < next)
 			next = l->head->deadline_mono_ns;
 	}
@@ -549,7 +581,7 @@ void ts_tcp_close_all(struct ts_server *srv)
 			if (c->out.len > 0)
 				w = send(c->fd, ts_buf_bytes(&c->out), c->out.len, MSG_NOSIGNAL);
 			if (w > 0)
-				srv->stats.bytes_out += (uint64_t)w;
+				conn_traffic(c)->bytes_out += (uint64_t)w;
 			conn_close(c, "server shutting down");
 		}
 	}

@@ -18,26 +18,37 @@ static size_t answer(struct ts_server *srv, const struct sockaddr *peer, uint8_t
 		     int64_t rx_wall_ns, const uint8_t **reply)
 {
 	struct ts_proto_hdr h;
+	int64_t t3_wall_ns;
 
 	if (dgram[0] == TS_PROTO_MAGIC0) {
 		size_t max = n < srv->cfg->max_message ? n : srv->cfg->max_message;
 		/* A frame must fill its datagram exactly. */
 		if (ts_proto_decode(dgram, n, max, &h, NULL) != TS_DECODE_OK || h.frame_len != n ||
 		    h.type != TS_MSG_PROBE) {
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_MALFORMED]++;
 			return 0;
 		}
-		ts_proto_make_reply(dgram, (uint64_t)rx_wall_ns, (uint64_t)ts_wall_ns());
-		srv->stats.messages++;
+		t3_wall_ns = ts_wall_ns();
+		ts_proto_make_reply(dgram, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
+		srv->stats.traffic[TS_STAT_BINARY][TS_STAT_UDP].messages++;
+		ts_server_stats_residence(&srv->stats, rx_wall_ns, t3_wall_ns);
 		*reply = dgram;
 		return n;
 	}
 	if (dgram[0] == TS_TEXT_QUIT_BYTE)
 		return 0;
-	srv->stats.messages++;
+	srv->stats.traffic[TS_STAT_TEXT][TS_STAT_UDP].messages++;
 	ts_log_message(&srv->log, peer, "udp", rx_wall_ns, dgram, n);
 	*reply = srv->tx;
 	return ts_text_reply(srv->tx, srv->tx_cap, rx_wall_ns, dgram, n);
+}
+
+/* Which protocol a datagram of n bytes at p speaks, for the counters. */
+static enum ts_stat_proto udp_proto(const struct listener *l, const uint8_t *p, ssize_t n)
+{
+	if (l->role == ROLE_ECHO)
+		return TS_STAT_ECHO;
+	return n > 0 && p[0] == TS_PROTO_MAGIC0 ? TS_STAT_BINARY : TS_STAT_TEXT;
 }
 
 void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
@@ -54,6 +65,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		    recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer, &peer_len);
 		int64_t rx_wall_ns = ts_wall_ns(); /* t2: right after the read */
 		const uint8_t *reply = NULL;
+		struct ts_traffic *t;
 		size_t len;
 
 		if (n < 0) {
@@ -62,15 +74,16 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 			/* ICMP errors from earlier sends surface here
 			 * (ECONNREFUSED and the like): not ours to fail on. */
 			if (errno != EINTR)
-				srv->stats.errors++;
+				srv->stats.errors[TS_ERR_IO]++;
 			continue;
 		}
-		srv->stats.bytes_in += (uint64_t)n;
+		t = &srv->stats.traffic[udp_proto(l, srv->rx, n)][TS_STAT_UDP];
+		t->bytes_in += (uint64_t)n;
 		if (n == 0)
 			continue;
 		if (l->role == ROLE_ECHO) {
 			/* RFC 862: the datagram goes back as it came. */
-			srv->stats.messages++;
+			t->messages++;
 			reply = srv->rx;
 			len = (size_t)n;
 		} else {
@@ -82,9 +95,9 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		if (sendto(fd, reply, len, 0, (struct sockaddr *)&peer, peer_len) < 0) {
 			/* A full send buffer drops the reply, as the network
 			 * would; the sender sees it as loss. */
-			srv->stats.errors++;
+			srv->stats.errors[TS_ERR_DROPPED]++;
 			continue;
 		}
-		srv->stats.bytes_out += len;
+		t->bytes_out += len;
 	}
 }
