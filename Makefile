@@ -37,14 +37,14 @@ endif
 LDLIBS += -lm -lpthread
 
 LIB_SRC := src/lib/buf.c src/lib/clock.c src/lib/evloop.c src/lib/evloop_$(EVLOOP).c \
-	src/lib/hist.c src/lib/httpd.c src/lib/httpreq.c \
+	src/lib/hist.c src/lib/htmlchart.c src/lib/htmlreport.c src/lib/httpd.c src/lib/httpreq.c \
 	src/lib/json.c src/lib/jsonparse.c src/lib/net.c src/lib/pacer.c src/lib/parse.c \
 	src/lib/prom.c src/lib/proto.c src/lib/sig.c src/lib/stamp.c src/lib/stats.c src/lib/text.c
 APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/metrics.c \
 	src/server/server.c src/server/stamp.c src/server/tcp.c src/server/udp.c src/client/builtin.c src/client/client.c \
 	src/client/hello.c src/client/mode_connect.c src/client/mode_echo.c \
 	src/client/mode_probe.c src/client/mode_stamp.c src/client/mode_text.c src/client/ping.c \
-	src/client/pinger.c src/client/report.c src/client/target.c \
+	src/client/pinger.c src/client/report.c src/client/report_html.c src/client/target.c \
 	src/bench/bench.c src/bench/merge.c src/bench/result.c src/bench/worker.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)

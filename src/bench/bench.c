@@ -15,6 +15,7 @@
 
 #include "../client/builtin.h"
 #include "../client/commands.h"
+#include "../client/report.h"
 #include "../client/target.h"
 #include "../lib/clock.h"
 #include "../lib/net.h"
@@ -48,6 +49,7 @@ static const char usage[] =
     "  -q, --quiet           no progress, only the result\n"
     "      --json            the result as JSON, histogram included\n"
     "      --hgrm FILE       the latency histogram, HdrHistogram format\n"
+    "      --report FILE     also an HTML page with charts (docs/bench.md)\n"
     "  -h, --help            this help\n"
     "\n"
     "Ctrl+C ends the run early and still reports it. Exit status: 0 when\n"
@@ -62,6 +64,7 @@ enum {
 	OPT_JSON,
 	OPT_HGRM,
 	OPT_STAMP,
+	OPT_REPORT,
 };
 
 static const struct option options[] = {
@@ -80,6 +83,7 @@ static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
 	{ "stamp", no_argument, NULL, OPT_STAMP },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -167,6 +171,9 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 	case OPT_HGRM:
 		opt->hgrm_path = arg;
 		return -1;
+	case OPT_REPORT:
+		opt->report_path = arg;
+		return -1;
 	case OPT_STAMP:
 		opt->stamp = 1;
 		opt->udp = 1;
@@ -233,9 +240,9 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 	return -1;
 }
 
-/* One progress line from the workers' last second. */
-static void progress(struct ts_bench_worker *w, int n, struct ts_hist *scratch, int64_t secs,
-		     double interval_s, int tty)
+/* Takes the workers' last interval into scratch, *messages and *errors. */
+static void take_interval(struct ts_bench_worker *w, int n, struct ts_hist *scratch,
+			  uint64_t *messages_out, uint64_t *errors_out)
 {
 	uint64_t messages = 0, errors = 0;
 
@@ -250,6 +257,14 @@ static void progress(struct ts_bench_worker *w, int n, struct ts_hist *scratch, 
 		w[i].interval_errors = 0;
 		pthread_mutex_unlock(&w[i].lock);
 	}
+	*messages_out = messages;
+	*errors_out = errors;
+}
+
+/* One progress line from the last interval. */
+static void progress(const struct ts_hist *scratch, uint64_t messages, uint64_t errors,
+		     int64_t secs, double interval_s, int tty)
+{
 	if (tty)
 		fprintf(stdout, "\r[%4llds] %.0f msg/s  p50 %.3f ms  p99 %.3f ms  errors %llu   ",
 			(long long)secs, (double)messages / interval_s,
@@ -265,15 +280,38 @@ static void progress(struct ts_bench_worker *w, int n, struct ts_hist *scratch, 
 	fflush(tty ? stdout : stderr);
 }
 
-/* Waits for the workers to end, or for Ctrl+C, printing progress. */
-static void supervise(struct ts_bench_shared *run, struct ts_bench_worker *w, int n)
+/* --report: the interval that ended at now_mono_ns as a point of the
+ * timeline, its time counted from the end of the warm-up (an interval
+ * still in it is left out). */
+static void timeline_point(struct ts_bench_timeline *tl, const struct ts_bench_shared *run,
+			   const struct ts_hist *scratch, uint64_t messages, int64_t last_mono_ns,
+			   int64_t now_mono_ns)
+{
+	struct ts_html_interval pt = { 0 };
+
+	pt.end_ns = now_mono_ns - run->start_mono_ns - run->opt->warmup_ns;
+	pt.length_ns = now_mono_ns - last_mono_ns;
+	if (!tl || pt.end_ns <= 0 || pt.length_ns <= 0)
+		return;
+	pt.messages = messages;
+	pt.messages_per_s = (double)messages * TS_NS_PER_S / (double)pt.length_ns;
+	pt.p50_ns = ts_hist_percentile(scratch, 50);
+	pt.p99_ns = ts_hist_percentile(scratch, 99);
+	ts_bench_timeline_add(tl, &pt);
+}
+
+/* Waits for the workers to end, or for Ctrl+C, printing progress and
+ * adding to the timeline (tl NULL: none kept). */
+static void supervise(struct ts_bench_shared *run, struct ts_bench_worker *w, int n,
+		      struct ts_bench_timeline *tl)
 {
 	const struct ts_bench_opts *opt = run->opt;
 	int tty = isatty(STDOUT_FILENO);
 	int show = !opt->quiet && !opt->json;
-	struct ts_hist *scratch = show ? ts_hist_new() : NULL;
+	struct ts_hist *scratch = show || tl ? ts_hist_new() : NULL;
 	int64_t last_mono_ns = run->start_mono_ns;
 	int64_t secs = 0;
+	uint64_t messages, errors;
 
 	for (;;) {
 		struct timespec nap = { 0, 50 * TS_NS_PER_MS };
@@ -286,13 +324,23 @@ static void supervise(struct ts_bench_shared *run, struct ts_bench_worker *w, in
 		now_mono_ns = ts_mono_ns();
 		if (scratch && now_mono_ns - last_mono_ns >= TS_NS_PER_S) {
 			secs++;
-			progress(w, n, scratch, secs,
-				 (double)(now_mono_ns - last_mono_ns) / TS_NS_PER_S, tty);
+			take_interval(w, n, scratch, &messages, &errors);
+			if (show)
+				progress(scratch, messages, errors, secs,
+					 (double)(now_mono_ns - last_mono_ns) / TS_NS_PER_S, tty);
+			timeline_point(tl, run, scratch, messages, last_mono_ns, now_mono_ns);
 			last_mono_ns = now_mono_ns;
 		}
 		nanosleep(&nap, NULL);
 	}
-	if (scratch && tty)
+	if (scratch && tl) {
+		/* The last part-interval, up to the end (or Ctrl+C). */
+		int64_t now_mono_ns = ts_mono_ns();
+		take_interval(w, n, scratch, &messages, &errors);
+		if (messages > 0 || now_mono_ns - last_mono_ns >= TS_NS_PER_S / 10)
+			timeline_point(tl, run, scratch, messages, last_mono_ns, now_mono_ns);
+	}
+	if (show && scratch && tty)
 		fputc('\n', stdout);
 	ts_hist_free(scratch);
 }
@@ -365,7 +413,7 @@ static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r)
 /* Starts the workers, runs, and fills r.  Returns 0, or 2 when no
  * connection came up (message printed). */
 static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int n,
-		     struct ts_bench_result *r)
+		     struct ts_bench_result *r, struct ts_bench_timeline *tl)
 {
 	const struct ts_bench_opts *opt = run->opt;
 	int started = 0, connected = 0, rc = 0;
@@ -395,7 +443,7 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 	run->start_mono_ns = ts_mono_ns();
 	pthread_barrier_wait(&run->go);
 	if (connected > 0)
-		supervise(run, w, n);
+		supervise(run, w, n, tl);
 	atomic_store(&run->stop, 1);
 	for (int i = 0; i < n; i++)
 		pthread_join(w[i].thread, NULL);
@@ -466,6 +514,22 @@ static long usable_cpus(void)
 	return sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+/* --report: the page, whatever the run came to (Ctrl+C, no reply, no
+ * connection); returns rc, or 2 when the file could not be written. */
+static int write_html(struct ts_bench_result *r, const struct ts_bench_opts *opt, const char *host,
+		      FILE *f, int argc, char **argv, int rc)
+{
+	if (!r->opt) { /* it never ran: the page says nothing was measured */
+		r->opt = opt;
+		r->target = host;
+		r->threads = opt->threads;
+	}
+	if (ts_report_html_close(f, ts_bench_write_html(f, r, argc, argv), "bench",
+				 opt->report_path) != 0)
+		return 2;
+	return rc;
+}
+
 int ts_cmd_bench(int argc, char **argv)
 {
 	struct ts_bench_opts opt = {
@@ -479,6 +543,8 @@ int ts_cmd_bench(int argc, char **argv)
 	struct ts_builtin builtin = { 0 };
 	struct ts_target t;
 	struct ts_bench_worker *w = NULL;
+	struct ts_bench_timeline timeline = { 0 };
+	FILE *report = NULL;
 	const char *host = NULL;
 	char builtin_host[32];
 	int family = AF_UNSPEC, rc;
@@ -497,11 +563,18 @@ int ts_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "tsecho bench: cannot set up signals\n");
 		return 2;
 	}
+	/* Opened before anything is measured: a path that cannot be
+	 * written costs nothing. */
+	if (opt.report_path && !(report = ts_report_html_open("bench", opt.report_path)))
+		return 2;
 	run.opt = &opt;
 	run.max_fds = ts_raise_nofile();
 	if (!host) {
-		if (ts_builtin_start(&builtin) != 0)
+		if (ts_builtin_start(&builtin) != 0) {
+			if (report)
+				fclose(report);
 			return 2;
+		}
 		snprintf(builtin_host, sizeof builtin_host, "127.0.0.1:%d", builtin.port);
 		host = builtin_host;
 	}
@@ -516,7 +589,7 @@ int ts_cmd_bench(int argc, char **argv)
 			rc = 2;
 		} else {
 			share_out(w, opt.threads, &run);
-			rc = run_bench(&run, w, opt.threads, &r);
+			rc = run_bench(&run, w, opt.threads, &r, report ? &timeline : NULL);
 		}
 	}
 	if (rc == 0) {
@@ -532,6 +605,10 @@ int ts_cmd_bench(int argc, char **argv)
 			rc = r.counts.messages > 0 ? 0 : 1;
 		}
 	}
+	r.timeline = &timeline;
+	if (report)
+		rc = write_html(&r, &opt, host, report, argc, argv, rc);
+	ts_bench_timeline_fini(&timeline);
 	if (w)
 		workers_free(w, opt.threads);
 	ts_builtin_stop(&builtin);

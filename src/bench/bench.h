@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include "../lib/hist.h"
+#include "../lib/htmlreport.h"
 
 struct ts_bench_opts {
 	uint64_t connections;
@@ -28,6 +29,7 @@ struct ts_bench_opts {
 	int quiet;
 	int json;
 	const char *hgrm_path;
+	const char *report_path; /* --report FILE.html */
 };
 
 /* What a worker counts; added up at the end (and read for progress). */
@@ -76,6 +78,22 @@ struct ts_bench_shared {
 /* The worker thread. */
 void *ts_bench_worker_main(void *arg);
 
+/* --report: one point per progress interval (a second), taken by the main
+ * thread from the workers' interval histograms.  At most
+ * TS_BENCH_TIMELINE_MAX points (over a day of them); later intervals are
+ * counted in dropped and left out of the chart, not of the result. */
+#define TS_BENCH_TIMELINE_MAX 100000
+
+struct ts_bench_timeline {
+	struct ts_html_interval *points;
+	size_t n;
+	size_t cap;
+	uint64_t dropped;
+};
+
+void ts_bench_timeline_add(struct ts_bench_timeline *t, const struct ts_html_interval *pt);
+void ts_bench_timeline_fini(struct ts_bench_timeline *t);
+
 /* The result, as printed. */
 struct ts_bench_result {
 	const char *target;
@@ -87,13 +105,17 @@ struct ts_bench_result {
 	double achieved_rate_per_s; /* messages sent a second (open loop) */
 	int rate_met;
 	const struct ts_hist *hist;
-	const struct ts_hist *hist_unc; /* NULL: closed loop */
+	const struct ts_hist *hist_unc;           /* NULL: closed loop */
+	const struct ts_bench_timeline *timeline; /* --report, else NULL */
 };
 
 void ts_bench_print_text(FILE *out, const struct ts_bench_result *r);
 void ts_bench_print_json(FILE *out, const struct ts_bench_result *r);
 /* HdrHistogram's percentile distribution, values in ms; 0 or -errno. */
 int ts_bench_write_hgrm(const char *path, const struct ts_hist *h);
+/* --report: r as a self-contained HTML page (lib/htmlreport.h); argv is
+ * the command's, for the page's header.  0 or -errno. */
+int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, char **argv);
 
 /* The histogram export of the JSON result (docs/bench.md), for merge. */
 struct ts_json;

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "../client/commands.h"
 #include "../lib/clock.h"
@@ -197,5 +200,121 @@ int ts_bench_write_hgrm(const char *path, const struct ts_hist *h)
 		rc = -EIO;
 	if (fclose(f) != 0 && rc == 0)
 		rc = -errno;
+	return rc;
+}
+
+void ts_bench_timeline_add(struct ts_bench_timeline *t, const struct ts_html_interval *pt)
+{
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 256;
+		struct ts_html_interval *grown;
+		if (cap > TS_BENCH_TIMELINE_MAX)
+			cap = TS_BENCH_TIMELINE_MAX;
+		grown = cap > t->cap ? realloc(t->points, cap * sizeof *grown) : NULL;
+		if (!grown) {
+			t->dropped++;
+			return;
+		}
+		t->points = grown;
+		t->cap = cap;
+	}
+	t->points[t->n++] = *pt;
+}
+
+void ts_bench_timeline_fini(struct ts_bench_timeline *t)
+{
+	free(t->points);
+	memset(t, 0, sizeof *t);
+}
+
+/* The spectrum's figures, as the text result prints them. */
+static void rows_spectrum(struct ts_html_rows *rs, const char *section, const struct ts_hist *h)
+{
+	ts_html_rows_section(rs, section);
+	if (!h || ts_hist_count(h) == 0) {
+		ts_html_rows_add(rs, "replies", "none");
+		return;
+	}
+	ts_html_rows_add(rs, "p50", "%.3f ms", pct(h, 50));
+	ts_html_rows_add(rs, "p90", "%.3f ms", pct(h, 90));
+	ts_html_rows_add(rs, "p99", "%.3f ms", pct(h, 99));
+	ts_html_rows_add(rs, "p99.9", "%.3f ms", pct(h, 99.9));
+	ts_html_rows_add(rs, "p99.99", "%.3f ms", pct(h, 99.99));
+	ts_html_rows_add(rs, "max", "%.3f ms", ms((double)ts_hist_max(h)));
+	ts_html_rows_add(rs, "mean", "%.3f ms", ms(ts_hist_mean(h)));
+}
+
+static void html_rows(struct ts_html_rows *rs, const struct ts_bench_result *r)
+{
+	const struct ts_bench_opts *opt = r->opt;
+	double mps = r->messages_per_s;
+
+	ts_html_rows_section(rs, "Run");
+	ts_html_rows_add(rs, "target", "%s", r->target);
+	ts_html_rows_add(rs, "transport", "%s, %s", opt->udp ? "udp" : "tcp",
+			 opt->echo    ? "echo"
+			 : opt->stamp ? "stamp"
+				      : "probe");
+	ts_html_rows_add(rs, "loop", "%s", opt->rate_per_s > 0 ? "open" : "closed");
+	ts_html_rows_add(rs, "connections", "%llu", (unsigned long long)opt->connections);
+	ts_html_rows_add(rs, "threads", "%d", r->threads);
+	ts_html_rows_add(rs, "message size", "%llu bytes", (unsigned long long)opt->size);
+	ts_html_rows_section(rs, "Messages");
+	ts_html_rows_add(rs, "duration", "%.3f s", r->duration_s);
+	ts_html_rows_add(rs, "messages", "%llu", (unsigned long long)r->counts.messages);
+	ts_html_rows_add(rs, "throughput", "%.1f msg/s", mps);
+	ts_html_rows_add(rs, "each way", "%.2f MB/s", mps * (double)opt->size / 1e6);
+	ts_html_rows_add(rs, "errors", "%llu", (unsigned long long)r->counts.errors);
+	ts_html_rows_add(rs, "timeouts", "%llu", (unsigned long long)r->counts.timeouts);
+	ts_html_rows_add(rs, "lost", "%llu", (unsigned long long)r->counts.lost);
+	if (opt->rate_per_s > 0) {
+		ts_html_rows_add(rs, "target rate", "%.1f msg/s", opt->rate_per_s);
+		ts_html_rows_add(rs, "sent", "%.1f msg/s%s", r->achieved_rate_per_s,
+				 r->rate_met ? "" : " (target not met)");
+	}
+	rows_spectrum(rs, "Latency", r->hist);
+	if (r->hist_unc)
+		rows_spectrum(rs, "Uncorrected latency", r->hist_unc);
+}
+
+int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, char **argv)
+{
+	struct ts_html_report h;
+	struct ts_html_rows *rs = calloc(1, sizeof *rs);
+	size_t cmd_len = ts_html_command_line(NULL, 0, "tsecho", argc, argv);
+	char *cmd = malloc(cmd_len + 1);
+	char title[200], host[256] = "";
+	int rc = -ENOMEM;
+
+	if (rs && cmd) {
+		ts_html_command_line(cmd, cmd_len + 1, "tsecho", argc, argv);
+		if (gethostname(host, sizeof host - 1) != 0)
+			snprintf(host, sizeof host, "unknown");
+		snprintf(title, sizeof title, "tsecho bench %s (%s, %s loop)", r->target,
+			 r->opt->udp ? "udp" : "tcp", r->opt->rate_per_s > 0 ? "open" : "closed");
+		html_rows(rs, r);
+		memset(&h, 0, sizeof h);
+		h.title = title;
+		h.command = cmd;
+		h.host = host;
+		h.version = TSECHO_VERSION;
+		h.generated_wall_ns = ts_wall_ns();
+		h.rows = rs->row;
+		h.n_rows = rs->n;
+		h.series = TS_HTML_SERIES_INTERVALS;
+		h.intervals = r->timeline ? r->timeline->points : NULL;
+		h.n_intervals = r->timeline ? r->timeline->n : 0;
+		h.hist = r->hist;
+		h.hist_label = "latency";
+		h.hist_alt = r->hist_unc;
+		h.hist_alt_label = "uncorrected";
+		if (r->hist_unc)
+			h.note = "Open loop: latency is measured from when each message was due, "
+				 "so a stall shows in the tail (coordinated omission); the "
+				 "uncorrected figures, from the actual send, are beside it.";
+		rc = ts_html_report_write(out, &h);
+	}
+	free(cmd);
+	free(rs);
 	return rc;
 }

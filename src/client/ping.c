@@ -48,6 +48,7 @@ static const char usage[] =
     "  -q, --quiet           only the summary\n"
     "      --json            the summary as JSON (docs/ping.md)\n"
     "      --samples         with --json: every probe's timestamps\n"
+    "      --report FILE     also an HTML page with charts (docs/ping.md)\n"
     "  -h, --help            this help\n"
     "\n"
     "Exit status: 0 when replies came, 1 when none did, 2 on errors.\n";
@@ -62,6 +63,7 @@ enum {
 	OPT_JSON,
 	OPT_SAMPLES,
 	OPT_STAMP,
+	OPT_REPORT,
 };
 
 static const struct option options[] = {
@@ -79,11 +81,12 @@ static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "samples", no_argument, NULL, OPT_SAMPLES },
 	{ "stamp", no_argument, NULL, OPT_STAMP },
+	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static volatile sig_atomic_t stop_requested;
+static atomic_int stop_requested;
 
 static void on_stop(int sig)
 {
@@ -166,6 +169,9 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const cha
 			opt->stamp = 1;
 			opt->udp = 1;
 			break;
+		case OPT_REPORT:
+			opt->report_path = optarg;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -221,93 +227,6 @@ static int check_opts(const struct ts_ping_opts *opt)
 	return -1;
 }
 
-/* The first probe not yet answered or given up on, from *oldest on;
- * prints a line for each one that timed out. */
-static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int64_t now_mono_ns)
-{
-	while (*oldest < next_seq) {
-		const struct ts_send_slot *slot = ts_pinger_slot(p, *oldest);
-		char why[64];
-
-		if (slot && !slot->failed && !ts_session_answered(&p->sess, *oldest)) {
-			if (slot->mono_ns + p->opt->timeout_ns > now_mono_ns)
-				return;
-			snprintf(why, sizeof why, "no reply within %.3f s",
-				 (double)p->opt->timeout_ns / TS_NS_PER_S);
-			ts_pinger_failed(p, *oldest, why);
-		}
-		(*oldest)++;
-	}
-}
-
-/* Sends on schedule and takes replies until the count is done and every
- * probe is answered or timed out, or a signal, or the connection is lost
- * (returns -1 then, p->error set). */
-static int run(struct ts_pinger *p)
-{
-	const struct ts_ping_opts *opt = p->opt;
-	uint64_t next_seq = 1, oldest = 1;
-	int64_t next_send_mono_ns = ts_mono_ns();
-
-	while (!stop_requested) {
-		int64_t now_mono_ns = ts_mono_ns();
-		int done_sending = opt->count && next_seq > opt->count;
-		/* Ping-pong and one-at-a-time modes wait for the last probe
-		 * to be answered or given up on. */
-		int gated = (opt->interval_ns == 0 || p->mode->one_at_a_time) && oldest < next_seq;
-		int64_t wake_mono_ns = INT64_MAX;
-		struct pollfd pfd;
-		int rc;
-
-		expire(p, &oldest, next_seq, now_mono_ns);
-		gated = gated && oldest < next_seq;
-		if (done_sending && oldest >= next_seq)
-			return 0;
-		if (!done_sending && !gated && now_mono_ns >= next_send_mono_ns) {
-			if (p->mode->send(p, next_seq++) != 0)
-				return -1;
-			next_send_mono_ns += opt->interval_ns;
-			/* Late (a stall, a slow reply): no burst to catch up. */
-			if (next_send_mono_ns < now_mono_ns)
-				next_send_mono_ns = now_mono_ns;
-			continue;
-		}
-		if (!done_sending && !gated)
-			wake_mono_ns = next_send_mono_ns;
-		if (oldest < next_seq) {
-			const struct ts_send_slot *slot = ts_pinger_slot(p, oldest);
-			if (slot && slot->mono_ns + opt->timeout_ns < wake_mono_ns)
-				wake_mono_ns = slot->mono_ns + opt->timeout_ns;
-		}
-		if (p->blocking && gated && p->out.len == 0) {
-			/* Ping-pong: wait in the read itself, one system call
-			 * fewer per round trip than poll + read (it times out
-			 * by SO_RCVTIMEO so the loop can still expire). */
-			if (p->mode->ready(p, POLLIN) != 0)
-				return -1;
-			continue;
-		}
-		pfd.fd = p->fd;
-		pfd.events = p->mode->events ? p->mode->events(p) : p->fd >= 0 ? POLLIN : 0;
-		if (p->out.len > 0)
-			pfd.events |= POLLOUT;
-		pfd.revents = 0;
-		rc = poll(&pfd, pfd.events ? 1 : 0, ts_ms_until(wake_mono_ns, now_mono_ns, 1000));
-		if (rc < 0 && errno != EINTR) {
-			snprintf(p->error, sizeof p->error, "poll: %s", strerror(errno));
-			return -1;
-		}
-		if (rc <= 0)
-			continue;
-		if ((pfd.revents & POLLOUT) && p->out.len > 0 && ts_pinger_flush(p) != 0)
-			return -1;
-		if ((pfd.revents & (pfd.events | POLLERR | POLLHUP)) &&
-		    p->mode->ready(p, pfd.revents) != 0)
-			return -1;
-	}
-	return 0;
-}
-
 /* For ping-pong: a blocking socket whose reads and writes give up after
  * a short while (the schedule's own deadlines are checked in between). */
 static int make_blocking(struct ts_pinger *p)
@@ -330,7 +249,7 @@ static int make_blocking(struct ts_pinger *p)
 	return 0;
 }
 
-static void print_report(struct ts_pinger *p, int64_t duration_ns)
+static void fill_report(const struct ts_pinger *p, int64_t duration_ns, struct ts_ping_report *out)
 {
 	const struct ts_ping_opts *opt = p->opt;
 	struct ts_ping_report r;
@@ -360,6 +279,15 @@ static void print_report(struct ts_pinger *p, int64_t duration_ns)
 	r.with_samples = opt->samples;
 	r.samples = p->samples;
 	r.n_samples = p->n_samples;
+	*out = r;
+}
+
+static void print_report(const struct ts_pinger *p, int64_t duration_ns)
+{
+	const struct ts_ping_opts *opt = p->opt;
+	struct ts_ping_report r;
+
+	fill_report(p, duration_ns, &r);
 	if (opt->json) {
 		ts_report_print_json(stdout, &r, TSECHO_VERSION);
 	} else {
@@ -370,7 +298,21 @@ static void print_report(struct ts_pinger *p, int64_t duration_ns)
 	fflush(stdout);
 }
 
-static int ping_target(struct ts_pinger *p)
+/* --report: the page, whatever the run came to (Ctrl+C, no reply, no
+ * connection); returns rc, or 2 when the file could not be written. */
+static int write_html(const struct ts_pinger *p, int64_t duration_ns, FILE *f, int argc,
+		      char **argv, int rc)
+{
+	struct ts_ping_report r;
+
+	fill_report(p, duration_ns, &r);
+	if (ts_report_html_close(f, ts_report_write_html(f, &r, p, argc, argv), "ping",
+				 p->opt->report_path) != 0)
+		return 2;
+	return rc;
+}
+
+static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 {
 	const struct ts_ping_opts *opt = p->opt;
 	int64_t start_mono_ns;
@@ -388,10 +330,11 @@ static int ping_target(struct ts_pinger *p)
 		printf("TSECHO PING %s (%s, %s): %" PRIu64 " bytes\n", p->target.addr_text,
 		       opt->udp ? "udp" : "tcp", p->mode->name, opt->size);
 	start_mono_ns = ts_mono_ns();
-	rc = run(p);
+	rc = ts_pinger_run(p, &stop_requested);
 	if (rc != 0)
 		fprintf(stderr, "tsecho ping: %s: %s\n", p->target.addr_text, p->error);
-	print_report(p, ts_mono_ns() - start_mono_ns);
+	*duration_ns = ts_mono_ns() - start_mono_ns;
+	print_report(p, *duration_ns);
 	if (p->sess.received > 0)
 		return 0;
 	return rc != 0 ? 2 : 1;
@@ -405,8 +348,12 @@ int ts_cmd_ping(int argc, char **argv)
 		.timeout_ns = 2 * TS_NS_PER_S,
 	};
 	struct ts_pinger p;
+	const struct ts_mode *mode;
+	struct ts_target target;
 	struct ts_builtin builtin = { 0 };
 	const char *host;
+	FILE *report = NULL;
+	int64_t duration_ns = 0;
 	int family = AF_UNSPEC;
 	int rc = parse_args(argc, argv, &opt, &host, &family);
 
@@ -416,30 +363,35 @@ int ts_cmd_ping(int argc, char **argv)
 		opt.size = opt.stamp ? TS_STAMP_BASE_LEN : 64;
 	if ((rc = check_opts(&opt)) >= 0)
 		return rc;
-	memset(&p, 0, sizeof p);
-	p.opt = &opt;
-	p.fd = -1;
-	p.mode = opt.stamp          ? &ts_mode_stamp
-		 : opt.connect_mode ? &ts_mode_connect
-		 : opt.echo         ? &ts_mode_echo
-		 : opt.text         ? &ts_mode_text
-				    : &ts_mode_probe;
-	p.target.family = family;
-	p.target.socktype = opt.udp ? SOCK_DGRAM : SOCK_STREAM;
+	mode = opt.stamp          ? &ts_mode_stamp
+	       : opt.connect_mode ? &ts_mode_connect
+	       : opt.echo         ? &ts_mode_echo
+	       : opt.text         ? &ts_mode_text
+				  : &ts_mode_probe;
+	memset(&target, 0, sizeof target);
+	target.family = family;
+	target.socktype = opt.udp ? SOCK_DGRAM : SOCK_STREAM;
 	if (ts_signals_install(on_stop) != 0) {
 		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
 		return 2;
 	}
-	if (host && ts_target_parse(&p.target, host, opt.stamp ? TS_STAMP_DEFAULT_PORT : 12345) !=
+	if (host && ts_target_parse(&target, host, opt.stamp ? TS_STAMP_DEFAULT_PORT : 12345) !=
 			TS_TARGET_OK) {
 		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
 		return 2;
 	}
+	/* Opened before anything is measured: a path that cannot be
+	 * written costs nothing. */
+	if (opt.report_path && !(report = ts_report_html_open("ping", opt.report_path)))
+		return 2;
 	if (!host) {
 		/* The README's first command: measure the machine itself. */
-		if (ts_builtin_start(&builtin) != 0)
+		if (ts_builtin_start(&builtin) != 0) {
+			if (report)
+				fclose(report);
 			return 2;
-		ts_target_parse(&p.target, "127.0.0.1", (uint16_t)builtin.port);
+		}
+		ts_target_parse(&target, "127.0.0.1", (uint16_t)builtin.port);
 		if (opt.count == 0)
 			opt.count = 10;
 		if (opt.interval_ns < 0)
@@ -451,25 +403,21 @@ int ts_cmd_ping(int argc, char **argv)
 	}
 	if (opt.interval_ns < 0)
 		opt.interval_ns = TS_NS_PER_S;
-	p.scratch_cap = opt.size > 65536 ? opt.size : 65536;
-	p.scratch = calloc(1, p.scratch_cap);
-	p.slots = calloc(TS_SEQ_WINDOW, sizeof *p.slots);
-	if (!p.scratch || !p.slots || ts_session_init(&p.sess) != 0) {
+	if (ts_pinger_init(&p, &opt, mode) != 0) {
 		fprintf(stderr, "tsecho ping: out of memory\n");
 		rc = 2;
 	} else {
+		p.target = target;
 		/* Lines go out as they happen, even into a pipe. */
 		setvbuf(stdout, NULL, _IOLBF, 0);
-		rc = ping_target(&p);
+		rc = ping_target(&p, &duration_ns);
+		if (report)
+			rc = write_html(&p, duration_ns, report, argc, argv, rc);
+		report = NULL;
 	}
-	if (p.fd >= 0)
-		close(p.fd);
-	ts_session_fini(&p.sess);
-	ts_buf_free(&p.in);
-	ts_buf_free(&p.out);
-	free(p.scratch);
-	free(p.slots);
-	free(p.samples);
+	if (report)
+		fclose(report);
+	ts_pinger_fini(&p);
 	ts_builtin_stop(&builtin);
 	return rc;
 }

@@ -4,6 +4,7 @@
 #include "pinger.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,8 @@ int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64
 	slot->wall_ns = wall_ns;
 	slot->failed = 0;
 	ts_session_sent(&p->sess, seq);
+	if (p->hooks.sent)
+		p->hooks.sent(p->hooks.arg, seq);
 	return wall_ns;
 }
 
@@ -66,7 +69,9 @@ void ts_pinger_got(struct ts_pinger *p, const struct ts_sample *s, size_t bytes)
 
 	if (kind == TS_REPLY_UNKNOWN)
 		return;
-	if (kind == TS_REPLY_NEW && p->opt->samples) {
+	if (p->hooks.reply)
+		p->hooks.reply(p->hooks.arg, s, kind);
+	if (kind == TS_REPLY_NEW && (p->opt->samples || p->opt->report_path)) {
 		if (p->n_samples == p->samples_cap) {
 			size_t cap = p->samples_cap ? 2 * p->samples_cap : 1024;
 			struct ts_sample *grown = realloc(p->samples, cap * sizeof *grown);
@@ -94,6 +99,8 @@ void ts_pinger_failed(struct ts_pinger *p, uint64_t seq, const char *why)
 {
 	if (seq < p->sess.next_seq && p->sess.next_seq - seq <= TS_SEQ_WINDOW)
 		p->slots[seq % TS_SEQ_WINDOW].failed = 1;
+	if (p->hooks.lost)
+		p->hooks.lost(p->hooks.arg, seq);
 	if (!p->opt->quiet && !p->opt->json)
 		printf("seq=%" PRIu64 ": %s\n", seq, why);
 }
@@ -202,4 +209,140 @@ int ts_pinger_connect(struct ts_pinger *p)
 	snprintf(p->error, sizeof p->error, "%s:%s: %s", p->target.host, p->target.port,
 		 ts_target_strerror(err, sys_errno, buf, sizeof buf));
 	return -1;
+}
+
+/* A random shift of the next send, within +-jitter of the interval, so
+ * that many probers started together do not stay in step. */
+static int64_t jitter_ns(struct ts_pinger *p)
+{
+	double span_ns = p->opt->jitter * (double)p->opt->interval_ns;
+	double u;
+
+	if (span_ns <= 0)
+		return 0;
+	/* xorshift64: statistical quality is not at stake here. */
+	p->rng ^= p->rng << 13;
+	p->rng ^= p->rng >> 7;
+	p->rng ^= p->rng << 17;
+	u = (double)(p->rng >> 11) / 9007199254740992.0; /* [0, 1) */
+	return (int64_t)((2 * u - 1) * span_ns);
+}
+
+/* The first probe not yet answered or given up on, from *oldest on;
+ * prints a line for each one that timed out. */
+static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int64_t now_mono_ns)
+{
+	while (*oldest < next_seq) {
+		const struct ts_send_slot *slot = ts_pinger_slot(p, *oldest);
+		char why[64];
+
+		if (slot && !slot->failed && !ts_session_answered(&p->sess, *oldest)) {
+			if (slot->mono_ns + p->opt->timeout_ns > now_mono_ns)
+				return;
+			snprintf(why, sizeof why, "no reply within %.3f s",
+				 (double)p->opt->timeout_ns / TS_NS_PER_S);
+			ts_pinger_failed(p, *oldest, why);
+		}
+		(*oldest)++;
+	}
+}
+
+int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop)
+{
+	const struct ts_ping_opts *opt = p->opt;
+	uint64_t next_seq = 1, oldest = 1;
+	int64_t next_send_mono_ns = ts_mono_ns();
+
+	while (!atomic_load(stop)) {
+		int64_t now_mono_ns = ts_mono_ns();
+		int done_sending = opt->count && next_seq > opt->count;
+		/* Ping-pong and one-at-a-time modes wait for the last probe
+		 * to be answered or given up on. */
+		int gated = (opt->interval_ns == 0 || p->mode->one_at_a_time) && oldest < next_seq;
+		int64_t wake_mono_ns = INT64_MAX;
+		struct pollfd pfd;
+		int rc;
+
+		expire(p, &oldest, next_seq, now_mono_ns);
+		gated = gated && oldest < next_seq;
+		if (done_sending && oldest >= next_seq)
+			return 0;
+		if (!done_sending && !gated && now_mono_ns >= next_send_mono_ns) {
+			if (p->mode->send(p, next_seq++) != 0)
+				return -1;
+			next_send_mono_ns += opt->interval_ns + jitter_ns(p);
+			/* Late (a stall, a slow reply): no burst to catch up. */
+			if (next_send_mono_ns < now_mono_ns)
+				next_send_mono_ns = now_mono_ns;
+			continue;
+		}
+		if (!done_sending && !gated)
+			wake_mono_ns = next_send_mono_ns;
+		if (oldest < next_seq) {
+			const struct ts_send_slot *slot = ts_pinger_slot(p, oldest);
+			if (slot && slot->mono_ns + opt->timeout_ns < wake_mono_ns)
+				wake_mono_ns = slot->mono_ns + opt->timeout_ns;
+		}
+		if (p->blocking && gated && p->out.len == 0) {
+			/* Ping-pong: wait in the read itself, one system call
+			 * fewer per round trip than poll + read (it times out
+			 * by SO_RCVTIMEO so the loop can still expire). */
+			if (p->mode->ready(p, POLLIN) != 0)
+				return -1;
+			continue;
+		}
+		pfd.fd = p->fd;
+		pfd.events = p->mode->events ? p->mode->events(p) : p->fd >= 0 ? POLLIN : 0;
+		if (p->out.len > 0)
+			pfd.events |= POLLOUT;
+		pfd.revents = 0;
+		rc = poll(&pfd, pfd.events ? 1 : 0, ts_ms_until(wake_mono_ns, now_mono_ns, 1000));
+		if (rc < 0 && errno != EINTR) {
+			snprintf(p->error, sizeof p->error, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (rc <= 0)
+			continue;
+		if ((pfd.revents & POLLOUT) && p->out.len > 0 && ts_pinger_flush(p) != 0)
+			return -1;
+		if ((pfd.revents & (pfd.events | POLLERR | POLLHUP)) &&
+		    p->mode->ready(p, pfd.revents) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int ts_pinger_init(struct ts_pinger *p, const struct ts_ping_opts *opt, const struct ts_mode *mode)
+{
+	memset(p, 0, sizeof *p);
+	p->opt = opt;
+	p->mode = mode;
+	p->fd = -1;
+	p->rng = (uint64_t)ts_mono_ns() ^ (uint64_t)(uintptr_t)p;
+	if (p->rng == 0)
+		p->rng = 1;
+	p->scratch_cap = opt->size > 65536 ? opt->size : 65536;
+	p->scratch = calloc(1, p->scratch_cap);
+	p->slots = calloc(TS_SEQ_WINDOW, sizeof *p->slots);
+	if (!p->scratch || !p->slots || ts_session_init(&p->sess) != 0) {
+		ts_pinger_fini(p);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void ts_pinger_fini(struct ts_pinger *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	ts_session_fini(&p->sess);
+	ts_buf_free(&p->in);
+	ts_buf_free(&p->out);
+	free(p->scratch);
+	free(p->slots);
+	free(p->samples);
+	p->scratch = NULL;
+	p->slots = NULL;
+	p->samples = NULL;
 }

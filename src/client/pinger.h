@@ -7,6 +7,7 @@
 #ifndef TSECHO_PINGER_H
 #define TSECHO_PINGER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "../lib/buf.h"
@@ -29,6 +30,17 @@ struct ts_ping_opts {
 	int quiet;
 	int json;
 	int samples;
+	const char *report_path; /* --report FILE: the samples are kept for it too */
+	double jitter;           /* each interval shifted by up to +-jitter of it (probe) */
+};
+
+/* Optional observers of a session (tsecho probe's counters), called from
+ * the thread running it. */
+struct ts_pinger_hooks {
+	void (*sent)(void *arg, uint64_t seq);
+	void (*reply)(void *arg, const struct ts_sample *s, enum ts_reply_kind kind);
+	void (*lost)(void *arg, uint64_t seq); /* timed out, or known lost */
+	void *arg;
 };
 
 struct ts_mode {
@@ -81,8 +93,22 @@ struct ts_pinger {
 	struct ts_sample *samples; /* --samples: every new reply */
 	size_t n_samples;
 	size_t samples_cap;
+	struct ts_pinger_hooks hooks;
+	uint64_t rng; /* jitter's generator state; never 0 */
 	char error[160];
 };
+
+/* Sets p up for a session of mode against nothing yet (p->target is
+ * filled by the caller); 0, or -ENOMEM. */
+int ts_pinger_init(struct ts_pinger *p, const struct ts_ping_opts *opt, const struct ts_mode *mode);
+/* Closes the socket and frees what ts_pinger_init and the session took. */
+void ts_pinger_fini(struct ts_pinger *p);
+
+/* Sends on schedule and takes replies until the count is done and every
+ * probe is answered or timed out, or *stop is set (returns 0), or the
+ * connection is lost (returns -1, p->error set).  Probes that time out
+ * are reported through ts_pinger_failed. */
+int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop);
 
 /* Records that seq left now; returns its wall-clock send time (t1). */
 int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns);

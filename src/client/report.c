@@ -72,7 +72,7 @@ static double ms(double ns)
 	return ns / (double)TS_NS_PER_MS;
 }
 
-static double loss_pct(const struct ts_ping_report *r)
+double ts_report_loss_pct(const struct ts_ping_report *r)
 {
 	if (r->sent == 0 || r->received >= r->sent)
 		return 0.0;
@@ -87,7 +87,7 @@ static void print_summary3(FILE *out, const char *what, const struct ts_summary3
 			ms(s->mean_ns), ms(s->max_ns), tail);
 }
 
-static const char *mode_label(const char *mode)
+const char *ts_report_mode_label(const char *mode)
 {
 	static const struct {
 		const char *mode, *label;
@@ -108,11 +108,11 @@ void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 	char bound[64] = "";
 
 	fprintf(out, "--- %s ping statistics (%s, %s) ---\n", r->target, r->transport,
-		mode_label(r->mode));
+		ts_report_mode_label(r->mode));
 	fprintf(out,
 		"%" PRIu64 " sent, %" PRIu64 " received, %.1f%% loss, %" PRIu64
 		" duplicates, %" PRIu64 " reordered, time %.3f s\n",
-		r->sent, r->received, loss_pct(r), r->duplicates, r->reordered,
+		r->sent, r->received, ts_report_loss_pct(r), r->duplicates, r->reordered,
 		(double)r->duration_ns / TS_NS_PER_S);
 	if (r->have_loss_split)
 		fprintf(out,
@@ -189,7 +189,7 @@ static void json_packets(struct ts_json *j, const struct ts_ping_report *r)
 	ts_json_u64(j, "sent", r->sent);
 	ts_json_u64(j, "received", r->received);
 	ts_json_u64(j, "lost", r->sent > r->received ? r->sent - r->received : 0);
-	ts_json_num(j, "loss_pct", loss_pct(r), 3);
+	ts_json_num(j, "loss_pct", ts_report_loss_pct(r), 3);
 	ts_json_u64(j, "duplicates", r->duplicates);
 	ts_json_u64(j, "reordered", r->reordered);
 	if (r->have_loss_split) {

@@ -61,4 +61,24 @@ void ts_report_from_session(struct ts_ping_report *r, const struct ts_session *s
 void ts_report_print_text(FILE *out, const struct ts_ping_report *r);
 void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char *version);
 
+/* The lost share of the probes sent, 0..100 (0 when none was sent). */
+double ts_report_loss_pct(const struct ts_ping_report *r);
+/* "binary protocol", "TCP handshake"... for a mode's name. */
+const char *ts_report_mode_label(const char *mode);
+
+/* --report (report_html.c): r as a self-contained HTML page
+ * (lib/htmlreport.h), with the charts drawn from p's histogram, samples
+ * (kept with --report) and send log; argv is the command's, for the page's
+ * header.  Returns 0 or -errno (out is the caller's to close). */
+struct ts_pinger;
+int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct ts_pinger *p,
+			 int argc, char **argv);
+
+/* --report FILE for ping and bench: opened before the run (NULL after the
+ * one-line error "tsecho CMD: cannot write FILE: reason"), and closed
+ * after writing, write_rc being the writer's 0 or -errno.  Close returns 0,
+ * or -1 after that same error line. */
+FILE *ts_report_html_open(const char *cmd, const char *path);
+int ts_report_html_close(FILE *f, int write_rc, const char *cmd, const char *path);
+
 #endif

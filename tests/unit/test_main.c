@@ -10,7 +10,7 @@ int unit_failures;
 static const struct unit_test *const suites[] = {
 	proto_tests,     text_tests,  parse_tests, buf_tests,        clock_tests,
 	evloop_tests,    hist_tests,  pacer_tests, stats_tests,      client_tests,
-	jsonparse_tests, stamp_tests, prom_tests,  httpreq_tests,
+	jsonparse_tests, stamp_tests, prom_tests,  htmlreport_tests, httpreq_tests,
 };
 
 int main(int argc, char **argv)

@@ -75,6 +75,7 @@ extern const struct unit_test client_tests[];
 extern const struct unit_test jsonparse_tests[];
 extern const struct unit_test stamp_tests[];
 extern const struct unit_test prom_tests[];
+extern const struct unit_test htmlreport_tests[];
 extern const struct unit_test httpreq_tests[];
 
 #endif

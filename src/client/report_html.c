@@ -1,0 +1,212 @@
+/* `tsecho ping --report`: the ping report as the plain struct of
+ * lib/htmlreport.h.  The rows say what the text summary says, in the same
+ * units and digits (report.c); the probes come from the samples ping
+ * keeps with --report, and the lost ones from the send log. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../lib/clock.h"
+#include "../lib/htmlreport.h"
+#include "commands.h"
+#include "pinger.h"
+
+static double ms(double ns)
+{
+	return ns / (double)TS_NS_PER_MS;
+}
+
+static void row3(struct ts_html_rows *rs, const char *label, const struct ts_summary3 *s,
+		 const char *tail)
+{
+	if (s->valid)
+		ts_html_rows_add(rs, label, "%.3f / %.3f / %.3f ms%s", ms(s->min_ns),
+				 ms(s->mean_ns), ms(s->max_ns), tail);
+}
+
+static void rows_run(struct ts_html_rows *rs, const struct ts_ping_report *r)
+{
+	ts_html_rows_section(rs, "Run");
+	ts_html_rows_add(rs, "target", "%s", r->target);
+	ts_html_rows_add(rs, "protocol", "%s, %s", r->transport, ts_report_mode_label(r->mode));
+	ts_html_rows_add(rs, "probe size", "%llu bytes", (unsigned long long)r->size);
+	ts_html_rows_add(rs, "interval", "%.3f s", (double)r->interval_ns / TS_NS_PER_S);
+	ts_html_rows_add(rs, "time", "%.3f s", (double)r->duration_ns / TS_NS_PER_S);
+	ts_html_rows_section(rs, "Probes");
+	ts_html_rows_add(rs, "sent", "%llu", (unsigned long long)r->sent);
+	ts_html_rows_add(rs, "received", "%llu", (unsigned long long)r->received);
+	ts_html_rows_add(rs, "loss", "%.1f%%", ts_report_loss_pct(r));
+	ts_html_rows_add(rs, "duplicates", "%llu", (unsigned long long)r->duplicates);
+	ts_html_rows_add(rs, "reordered", "%llu", (unsigned long long)r->reordered);
+	if (r->have_loss_split) {
+		ts_html_rows_add(rs, "lost forward", "%llu", (unsigned long long)r->lost_forward);
+		ts_html_rows_add(rs, "lost backward", "%llu", (unsigned long long)r->lost_backward);
+	}
+}
+
+static void rows_rtt(struct ts_html_rows *rs, const struct ts_ping_report *r)
+{
+	ts_html_rows_section(rs, "Round trip");
+	ts_html_rows_add(rs, "min", "%.3f ms", ms(r->rtt_min_ns));
+	ts_html_rows_add(rs, "avg", "%.3f ms", ms(r->rtt_mean_ns));
+	ts_html_rows_add(rs, "max", "%.3f ms", ms(r->rtt_max_ns));
+	ts_html_rows_add(rs, "mdev", "%.3f ms", ms(r->rtt_stddev_ns));
+	ts_html_rows_add(rs, "p50", "%.3f ms", ms(r->rtt_p50_ns));
+	ts_html_rows_add(rs, "p90", "%.3f ms", ms(r->rtt_p90_ns));
+	ts_html_rows_add(rs, "p99", "%.3f ms", ms(r->rtt_p99_ns));
+	ts_html_rows_add(rs, "p99.9", "%.3f ms", ms(r->rtt_p999_ns));
+	ts_html_rows_add(rs, "jitter (RFC 3550)", "%.3f ms", ms(r->jitter_rtt_ns));
+}
+
+static void rows_server(struct ts_html_rows *rs, const struct ts_ping_report *r, char *bound,
+			size_t cap)
+{
+	if (!r->net_rtt.valid && !r->have_dir_jitter && !r->have_offset && !r->have_one_way)
+		return;
+	ts_html_rows_section(rs, "Server and clocks");
+	row3(rs, "network rtt min/avg/max", &r->net_rtt, "");
+	row3(rs, "server residence min/avg/max", &r->residence, "");
+	if (r->have_dir_jitter) {
+		ts_html_rows_add(rs, "jitter forward", "%.3f ms", ms(r->jitter_fwd_ns));
+		ts_html_rows_add(rs, "jitter backward", "%.3f ms", ms(r->jitter_bwd_ns));
+	}
+	if (r->have_offset)
+		ts_html_rows_add(rs, "clock offset (server - client)", "%+.3f ms \u00b1 %.3f ms",
+				 ms(r->offset_ns), ms(r->offset_bound_ns));
+	if (!r->have_one_way)
+		return;
+	bound[0] = '\0';
+	if (!r->synced)
+		snprintf(bound, cap, " \u00b1 %.3f ms", ms(r->one_way_bound_ns));
+	row3(rs, "one-way forward min/avg/max", &r->fwd, bound);
+	row3(rs, "one-way backward min/avg/max", &r->bwd, bound);
+}
+
+/* Each probe seq (1..n) lost unless a sample answers it. */
+static void mark_answered(struct ts_html_probe *pr, uint64_t n, const struct ts_pinger *p)
+{
+	for (uint64_t i = 0; i < n; i++)
+		pr[i].lost = 1;
+	for (size_t i = 0; i < p->n_samples; i++) {
+		const struct ts_sample *s = &p->samples[i];
+		if (s->seq >= 1 && s->seq <= n) {
+			pr[s->seq - 1].lost = 0;
+			pr[s->seq - 1].sent_ns = s->t1_wall_ns;
+			pr[s->seq - 1].rtt_ns = s->rtt_ns;
+		}
+	}
+}
+
+/* Every probe sent, in order of seq, send times since the first.  A lost
+ * probe's time is in the send log while it is in the window; an older
+ * one takes the time of the probe before it.  Caller frees; NULL when
+ * none was sent, or memory ran out (now, or for a sample: then lost and
+ * answered cannot be told apart). */
+static struct ts_html_probe *probes_of(const struct ts_pinger *p, uint64_t *n_out)
+{
+	uint64_t n = p->sess.next_seq > 0 ? p->sess.next_seq - 1 : 0;
+	struct ts_html_probe *pr = NULL;
+	int64_t prev_ns = INT64_MIN, origin_ns;
+
+	*n_out = 0;
+	if (n > 0 && n < SIZE_MAX / sizeof *pr && p->n_samples >= p->sess.received)
+		pr = calloc(n, sizeof *pr);
+	if (!pr)
+		return NULL;
+	mark_answered(pr, n, p);
+	for (uint64_t seq = 1; seq <= n; seq++) {
+		struct ts_html_probe *x = &pr[seq - 1];
+		const struct ts_send_slot *slot = ts_pinger_slot(p, seq);
+		if (x->lost)
+			x->sent_ns = slot ? slot->wall_ns : prev_ns;
+		prev_ns = x->sent_ns;
+	}
+	origin_ns = INT64_MAX;
+	for (uint64_t i = 0; i < n; i++)
+		if (pr[i].sent_ns != INT64_MIN && pr[i].sent_ns < origin_ns)
+			origin_ns = pr[i].sent_ns;
+	for (uint64_t i = 0; i < n; i++)
+		pr[i].sent_ns = pr[i].sent_ns == INT64_MIN ? 0 : pr[i].sent_ns - origin_ns;
+	*n_out = n;
+	return pr;
+}
+
+static const char *note_of(const struct ts_ping_report *r)
+{
+	if (!r->have_one_way)
+		return NULL;
+	if (r->synced)
+		return "--synced: one-way delays trust both clocks as they are.";
+	return "One-way delays split the best round trip evenly; path asymmetry cannot be "
+	       "seen without synchronised clocks (--synced). docs/measurement.md says how "
+	       "each number is computed.";
+}
+
+int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct ts_pinger *p,
+			 int argc, char **argv)
+{
+	struct ts_html_report h;
+	struct ts_html_rows *rs = calloc(1, sizeof *rs);
+	size_t cmd_len = ts_html_command_line(NULL, 0, "tsecho", argc, argv);
+	char *cmd = malloc(cmd_len + 1);
+	char title[200], host[256] = "", bound[48];
+	uint64_t n_probes = 0;
+	struct ts_html_probe *probes = probes_of(p, &n_probes);
+	int rc = -ENOMEM;
+
+	if (!rs || !cmd)
+		goto done;
+	ts_html_command_line(cmd, cmd_len + 1, "tsecho", argc, argv);
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "unknown");
+	snprintf(title, sizeof title, "tsecho ping %s (%s, %s)", r->target, r->transport,
+		 ts_report_mode_label(r->mode));
+	rows_run(rs, r);
+	if (r->have_rtt)
+		rows_rtt(rs, r);
+	rows_server(rs, r, bound, sizeof bound);
+	memset(&h, 0, sizeof h);
+	h.title = title;
+	h.command = cmd;
+	h.host = host;
+	h.version = TSECHO_VERSION;
+	h.generated_wall_ns = ts_wall_ns();
+	h.rows = rs->row;
+	h.n_rows = rs->n;
+	h.series = TS_HTML_SERIES_PROBES;
+	h.probes = probes;
+	h.n_probes = (size_t)n_probes;
+	h.hist = p->sess.rtt;
+	h.hist_label = "round trip";
+	h.note = note_of(r);
+	rc = ts_html_report_write(out, &h);
+done:
+	free(probes);
+	free(cmd);
+	free(rs);
+	return rc;
+}
+
+FILE *ts_report_html_open(const char *cmd, const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f)
+		fprintf(stderr, "tsecho %s: cannot write %s: %s\n", cmd, path, strerror(errno));
+	return f;
+}
+
+int ts_report_html_close(FILE *f, int write_rc, const char *cmd, const char *path)
+{
+	int rc = write_rc;
+
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0)
+		return 0;
+	fprintf(stderr, "tsecho %s: cannot write %s: %s\n", cmd, path, strerror(-rc));
+	return -1;
+}
