@@ -120,9 +120,22 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--suppress=missingIncludeSystem -I src src
 
+MANDIR ?= $(PREFIX)/share/man
+
 install: tsecho
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANDIR)/man1
 	install -m 0755 tsecho $(DESTDIR)$(PREFIX)/bin/tsecho
+	install -m 0644 man/tsecho.1 $(DESTDIR)$(MANDIR)/man1/tsecho.1
+
+.PHONY: uninstall man-check
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/tsecho $(DESTDIR)$(MANDIR)/man1/tsecho.1
+
+# The man page's own lint; tests/integration/test_install.py also checks
+# that it names every option the binary's --help lists.
+man-check:
+	mandoc -Tlint -Wwarning man/tsecho.1
 
 bench: tsecho
 	bench/server_efficiency.sh
