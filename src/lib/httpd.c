@@ -50,6 +50,7 @@ struct ts_httpd {
 	void *arg;
 	struct ts_httpd_stats stats;
 	int64_t paused_until_mono_ns; /* 0: accepting */
+	int n_conns;
 	struct http_conn *conns[TS_HTTPD_MAX_CONNS];
 };
 
@@ -87,6 +88,7 @@ static void conn_close(struct ts_httpd *h, int slot)
 	ts_buf_free(&c->out);
 	free(c);
 	h->conns[slot] = NULL;
+	h->n_conns--;
 }
 
 static const char *reason_phrase(int status)
@@ -275,6 +277,7 @@ static void on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 		c->state = ST_READING;
 		c->deadline_mono_ns = ts_mono_ns() + TS_HTTPD_TIMEOUT_NS;
 		h->conns[slot] = c;
+		h->n_conns++;
 	}
 }
 
@@ -324,7 +327,8 @@ int64_t ts_httpd_sweep(struct ts_httpd *h, int64_t now_mono_ns)
 			next = h->paused_until_mono_ns;
 		}
 	}
-	for (int i = 0; i < TS_HTTPD_MAX_CONNS; i++) {
+	/* Called on every round of the loop: nothing to do when idle. */
+	for (int i = 0; i < TS_HTTPD_MAX_CONNS && h->n_conns > 0; i++) {
 		struct http_conn *c = h->conns[i];
 		if (!c)
 			continue;
