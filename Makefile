@@ -45,7 +45,8 @@ APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/metric
 	src/client/hello.c src/client/mode_connect.c src/client/mode_echo.c \
 	src/client/mode_probe.c src/client/mode_stamp.c src/client/mode_text.c src/client/ping.c \
 	src/client/pinger.c src/client/report.c src/client/report_html.c src/client/target.c \
-	src/bench/bench.c src/bench/merge.c src/bench/result.c src/bench/worker.c
+	src/bench/bench.c src/bench/merge.c src/bench/result.c src/bench/worker.c \
+	src/probe/cmd_probe.c src/probe/prober.c
 UNIT_SRC := $(wildcard tests/unit/*.c)
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 

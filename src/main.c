@@ -4,24 +4,27 @@
 
 #include "bench/bench.h"
 #include "client/commands.h"
+#include "probe/probe.h"
 #include "server/server.h"
 
-static const char usage[] = "usage: tsecho COMMAND [options]\n"
-			    "\n"
-			    "A network latency measurement tool: round trip, clock offset and\n"
-			    "one-way delays, against its own timestamping reflector.\n"
-			    "\n"
-			    "commands:\n"
-			    "  ping      measure against a server (no host: a built-in one)\n"
-			    "  bench     load with many connections: throughput, latency tails\n"
-			    "  merge     add up bench results from several machines\n"
-			    "  client    the seed's interactive client, with measurements\n"
-			    "  server    run the timestamping reflector\n"
-			    "\n"
-			    "Each command has --help.\n"
-			    "\n"
-			    "  -h, --help       this help\n"
-			    "  -V, --version    print the version\n";
+static const char usage[] =
+    "usage: tsecho COMMAND [options]\n"
+    "\n"
+    "A network latency measurement tool: round trip, clock offset and\n"
+    "one-way delays, against its own timestamping reflector.\n"
+    "\n"
+    "commands:\n"
+    "  ping      measure against a server (no host: a built-in one)\n"
+    "  bench     load with many connections: throughput, latency tails\n"
+    "  merge     add up bench results from several machines\n"
+    "  probe     probe many targets all the time, serve Prometheus metrics\n"
+    "  client    the seed's interactive client, with measurements\n"
+    "  server    run the timestamping reflector\n"
+    "\n"
+    "Each command has --help.\n"
+    "\n"
+    "  -h, --help       this help\n"
+    "  -V, --version    print the version\n";
 
 struct command {
 	const char *name;
@@ -30,7 +33,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "ping", ts_cmd_ping },     { "bench", ts_cmd_bench },   { "merge", ts_cmd_merge },
-	{ "client", ts_cmd_client }, { "server", ts_cmd_server },
+	{ "client", ts_cmd_client }, { "server", ts_cmd_server }, { "probe", ts_cmd_probe },
 };
 
 int main(int argc, char **argv)
