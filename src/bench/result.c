@@ -281,24 +281,16 @@ int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, ch
 {
 	struct ts_html_report h;
 	struct ts_html_rows *rs = calloc(1, sizeof *rs);
-	size_t cmd_len = ts_html_command_line(NULL, 0, "tsecho", argc, argv);
-	char *cmd = malloc(cmd_len + 1);
-	char title[200], host[256] = "";
-	int rc = -ENOMEM;
+	char title[200];
+	int rc;
 
-	if (rs && cmd) {
-		ts_html_command_line(cmd, cmd_len + 1, "tsecho", argc, argv);
-		if (gethostname(host, sizeof host - 1) != 0)
-			snprintf(host, sizeof host, "unknown");
-		snprintf(title, sizeof title, "tsecho bench %s (%s, %s loop)", r->target,
-			 r->opt->udp ? "udp" : "tcp", r->opt->rate_per_s > 0 ? "open" : "closed");
+	snprintf(title, sizeof title, "tsecho bench %s (%s, %s loop)", r->target,
+		 r->opt->udp ? "udp" : "tcp", r->opt->rate_per_s > 0 ? "open" : "closed");
+	rc = ts_html_report_begin(&h, title, TSECHO_VERSION, argc, argv);
+	if (rc == 0 && !rs)
+		rc = -ENOMEM;
+	if (rc == 0) {
 		html_rows(rs, r);
-		memset(&h, 0, sizeof h);
-		h.title = title;
-		h.command = cmd;
-		h.host = host;
-		h.version = TSECHO_VERSION;
-		h.generated_wall_ns = ts_wall_ns();
 		h.rows = rs->row;
 		h.n_rows = rs->n;
 		h.series = TS_HTML_SERIES_INTERVALS;
@@ -314,7 +306,7 @@ int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, ch
 				 "uncorrected figures, from the actual send, are beside it.";
 		rc = ts_html_report_write(out, &h);
 	}
-	free(cmd);
+	ts_html_report_end(&h);
 	free(rs);
 	return rc;
 }

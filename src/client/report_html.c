@@ -150,30 +150,22 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 {
 	struct ts_html_report h;
 	struct ts_html_rows *rs = calloc(1, sizeof *rs);
-	size_t cmd_len = ts_html_command_line(NULL, 0, "tsecho", argc, argv);
-	char *cmd = malloc(cmd_len + 1);
-	char title[200], host[256] = "", bound[48];
+	char title[200], bound[48];
 	uint64_t n_probes = 0;
 	struct ts_html_probe *probes = probes_of(p, &n_probes);
-	int rc = -ENOMEM;
+	int rc;
 
-	if (!rs || !cmd)
-		goto done;
-	ts_html_command_line(cmd, cmd_len + 1, "tsecho", argc, argv);
-	if (gethostname(host, sizeof host - 1) != 0)
-		snprintf(host, sizeof host, "unknown");
 	snprintf(title, sizeof title, "tsecho ping %s (%s, %s)", r->target, r->transport,
 		 ts_report_mode_label(r->mode));
+	rc = ts_html_report_begin(&h, title, TSECHO_VERSION, argc, argv);
+	if (rc == 0 && !rs)
+		rc = -ENOMEM;
+	if (rc != 0)
+		goto done;
 	rows_run(rs, r);
 	if (r->have_rtt)
 		rows_rtt(rs, r);
 	rows_server(rs, r, bound, sizeof bound);
-	memset(&h, 0, sizeof h);
-	h.title = title;
-	h.command = cmd;
-	h.host = host;
-	h.version = TSECHO_VERSION;
-	h.generated_wall_ns = ts_wall_ns();
 	h.rows = rs->row;
 	h.n_rows = rs->n;
 	h.series = TS_HTML_SERIES_PROBES;
@@ -184,8 +176,8 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 	h.note = note_of(r);
 	rc = ts_html_report_write(out, &h);
 done:
+	ts_html_report_end(&h);
 	free(probes);
-	free(cmd);
 	free(rs);
 	return rc;
 }

@@ -5,8 +5,12 @@
 #include <math.h>
 #include <stdarg.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "htmlchart.h"
 
 /* Light, quiet, and the same on paper: system fonts only, no background
@@ -374,4 +378,31 @@ int ts_html_report_write(FILE *out, const struct ts_html_report *r)
 	if (fflush(out) != 0)
 		return errno ? -errno : -EIO;
 	return ferror(out) ? -EIO : 0;
+}
+
+int ts_html_report_begin(struct ts_html_report *r, const char *title, const char *version, int argc,
+			 char *const argv[])
+{
+	size_t len = ts_html_command_line(NULL, 0, "tsecho", argc, argv);
+
+	memset(r, 0, sizeof *r);
+	r->title = title;
+	r->version = version;
+	r->generated_wall_ns = ts_wall_ns();
+	if (gethostname(r->host_buf, sizeof r->host_buf - 1) != 0)
+		snprintf(r->host_buf, sizeof r->host_buf, "unknown");
+	r->host = r->host_buf;
+	r->command_buf = malloc(len + 1);
+	if (!r->command_buf)
+		return -ENOMEM;
+	ts_html_command_line(r->command_buf, len + 1, "tsecho", argc, argv);
+	r->command = r->command_buf;
+	return 0;
+}
+
+void ts_html_report_end(struct ts_html_report *r)
+{
+	free(r->command_buf);
+	r->command_buf = NULL;
+	r->command = NULL;
 }

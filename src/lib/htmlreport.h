@@ -70,7 +70,19 @@ struct ts_html_report {
 	const struct ts_hist *hist_alt;
 	const char *hist_alt_label;
 	const char *note; /* optional paragraph under the summary, or NULL */
+
+	/* Storage behind command and host when ts_html_report_begin set them. */
+	char *command_buf;
+	char host_buf[256];
 };
+
+/* Starts r for a command's page: zeroes it and sets its title, version,
+ * generation time, command line ("tsecho" and argv[0..argc), allocated)
+ * and host name ("unknown" when it has none).  Returns 0, or -ENOMEM;
+ * either way ts_html_report_end frees what it took. */
+int ts_html_report_begin(struct ts_html_report *r, const char *title, const char *version, int argc,
+			 char *const argv[]);
+void ts_html_report_end(struct ts_html_report *r);
 
 /* A table's rows with room for their values, for the commands to fill:
  * at most TS_HTML_ROWS_MAX rows (more are left out), each value at most
