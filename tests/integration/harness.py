@@ -12,12 +12,15 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import socket
 import struct
 import subprocess
 import threading
 import time
+import urllib.error
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -57,6 +60,49 @@ def require_binary():
         raise AssertionError("tsecho binary not found or not executable at %s "
                              "(build it with make, or set TSECHO)" % path)
     return path
+
+
+def require_tool(names, package, paths=()):
+    """Path of an external tool the test needs, or SkipTest when it is
+    missing -- an AssertionError instead when TSECHO_REQUIRE_TOOLS=1 (as in
+    CI, which installs every tool).
+
+    names is one executable name or a sequence of them, looked up on $PATH
+    in order; paths are fixed locations tried after that (the first one
+    that is executable wins).  package is the Debian package to install,
+    named in the message together with the first name."""
+    if isinstance(names, str):
+        names = (names,)
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    for path in paths:
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    msg = "%s is not installed (Debian package %s)" % (names[0], package)
+    if os.environ.get("TSECHO_REQUIRE_TOOLS") == "1":
+        raise AssertionError(msg + " and TSECHO_REQUIRE_TOOLS=1")
+    raise SkipTest(msg + "; set TSECHO_REQUIRE_TOOLS=1 to make this a failure")
+
+
+def http_get(port, path, timeout=IO_TIMEOUT_S, host="127.0.0.1"):
+    """(status, body text) of GET http://host:port/path, whatever the status
+    (an error status is returned, not raised); (None, reason) when nothing
+    answers (refused, reset, timed out), so a caller can poll until a
+    server is up.  A 2xx body must be UTF-8 (UnicodeDecodeError otherwise:
+    /metrics and the Prometheus API promise it); an error body is decoded
+    leniently, as it is only shown in messages."""
+    url = "http://%s:%d%s" % ("[%s]" % host if ":" in host else host, port,
+                              path)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            status, raw = r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+    except (OSError, urllib.error.URLError) as e:
+        return None, str(e)
+    return status, raw.decode("utf-8")
 
 
 # ---------------------------------------------------------------- frames

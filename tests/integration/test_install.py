@@ -29,16 +29,6 @@ def _run(argv, **kw):
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
-def _need_tool(name):
-    path = shutil.which(name)
-    if path:
-        return path
-    if os.environ.get("TSECHO_REQUIRE_TOOLS") == "1":
-        raise AssertionError("%s is not installed and TSECHO_REQUIRE_TOOLS=1"
-                             % name)
-    raise harness.SkipTest("%s is not installed" % name)
-
-
 def _help(*cmd):
     rc, out = _run([harness.require_binary()] + list(cmd) + ["--help"])
     assert rc == 0, "tsecho %s --help exited %d: %s" % (" ".join(cmd), rc, out)
@@ -180,14 +170,14 @@ def test_man_page_documents_every_long_option():
 
 
 def test_man_page_mandoc_lint_clean():
-    mandoc = _need_tool("mandoc")
+    mandoc = harness.require_tool("mandoc", "mandoc")
     rc, out = _run([mandoc, "-Tlint", "-Wwarning", MAN_PAGE])
     assert rc == 0 and not out.strip(), \
         "mandoc -Tlint -Wwarning exited %d:\n%s" % (rc, out)
 
 
 def test_man_page_groff_renders_without_warnings():
-    groff = _need_tool("groff")
+    groff = harness.require_tool("groff", "groff-base")
     rc, out = _run([groff, "-mdoc", "-Tutf8", "-ww", "-z", MAN_PAGE])
     assert rc == 0 and not out.strip(), \
         "groff -mdoc -ww exited %d:\n%s" % (rc, out)

@@ -6,18 +6,16 @@ exactly where the traffic makes them known; latencies never are.
 """
 
 import math
-import os
 import re
-import shutil
 import socket
 import subprocess
 import time
 
 from harness import (IO_TIMEOUT_S, ST_VERSION, Server, SkipTest, build_frame,
                      check_error, cpu_seconds, have_ipv6_loopback,
-                     parse_stamp_reflector, recv_frame, run_cli, run_tsecho,
-                     stamp_sender_packet, tcp_connect, text_exchange,
-                     udp_socket, wait_eof)
+                     parse_stamp_reflector, recv_frame, require_tool, run_cli,
+                     run_tsecho, stamp_sender_packet, tcp_connect,
+                     text_exchange, udp_socket, wait_eof)
 
 LO = "127.0.0.1"
 METRICS_LISTEN_RE = re.compile(r"^listening on metrics (.+):(\d+)$")
@@ -697,12 +695,7 @@ def test_metrics_no_spin_out_of_fds():
 # ------------------------------------------------------------ promtool
 
 def test_metrics_promtool_check():
-    promtool = shutil.which("promtool")
-    if not promtool:
-        msg = "promtool is not installed (Debian package prometheus)"
-        if os.environ.get("TSECHO_REQUIRE_TOOLS") == "1":
-            raise AssertionError(msg + " and TSECHO_REQUIRE_TOOLS=1")
-        raise SkipTest(msg)
+    promtool = require_tool("promtool", "prometheus")
     with metrics_server("--stamp=0", "--echo=0") as srv:
         ping(srv, "--tcp", count=3)
         ping(srv, "--udp", count=3)

@@ -12,7 +12,6 @@ latency, only structure, signs and bounds.
 import math
 import os
 import re
-import shutil
 import signal
 import socket
 import statistics
@@ -20,13 +19,11 @@ import struct
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 
 from harness import (HDR_LEN, MAGIC, START_TIMEOUT_S, TYPE_PROBE, TYPE_REPLY,
                      Process, SeedServer, Server, SkipTest, UdpPeer, UdpReflector,
-                     _PeerThread, free_port, have_ipv6_loopback,
-                     require_binary, run_tsecho)
+                     _PeerThread, free_port, have_ipv6_loopback, http_get,
+                     require_binary, require_tool, run_tsecho)
 from promtext import Page
 
 LO = "127.0.0.1"
@@ -47,28 +44,6 @@ SLACK_S = 0.001                            # timestamp rounding, scheduling
 def label(host, port):
     """The target label of HOST:PORT (IPv6 in brackets)."""
     return "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
-
-
-def require_tool(name):
-    """Path of an external tool, or SkipTest (a failure when
-    TSECHO_REQUIRE_TOOLS=1, as in CI)."""
-    path = shutil.which(name)
-    if not path:
-        msg = "%s is not installed (Debian package prometheus)" % name
-        if os.environ.get("TSECHO_REQUIRE_TOOLS") == "1":
-            raise AssertionError(msg + " and TSECHO_REQUIRE_TOOLS=1")
-        raise SkipTest(msg)
-    return path
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body text) of GET http://127.0.0.1:port/path."""
-    url = "http://%s:%d%s" % (LO, port, path)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
 
 
 class Probe(Process):
@@ -101,7 +76,7 @@ class Probe(Process):
 
     def scrape(self):
         status, body = http_get(self.metrics_port, "/metrics")
-        assert status == 200, "GET /metrics: status %d: %r" % (status, body[:300])
+        assert status == 200, "GET /metrics: status %s: %r" % (status, body[:300])
         self.last_page = Page(body)
         return self.last_page
 
@@ -201,7 +176,7 @@ def one_stderr_line(r, what, *needles):
 
 
 def promtool_check(page_text, what):
-    promtool = require_tool("promtool")
+    promtool = require_tool("promtool", "prometheus")
     p = subprocess.run([promtool, "check", "metrics"], input=page_text.encode(),
                        capture_output=True, timeout=30)
     out = (p.stdout + p.stderr).decode("utf-8", "replace").strip()

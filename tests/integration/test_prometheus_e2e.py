@@ -11,15 +11,12 @@ when TSECHO_REQUIRE_TOOLS=1 (as in CI).
 import json
 import os
 import re
-import shutil
 import signal
 import tempfile
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 
-from harness import Process, Server, SkipTest, free_port
+from harness import Process, Server, free_port, http_get, require_tool
 from test_probe import FAST, LO, Probe, label
 
 PROM_START_S = 30.0     # until /-/ready
@@ -39,29 +36,6 @@ scrape_configs:
     static_configs:
       - targets: ['%s']
 """
-
-
-def require_prometheus():
-    path = shutil.which("prometheus") or (
-        "/usr/bin/prometheus" if os.access("/usr/bin/prometheus", os.X_OK) else None)
-    if not path:
-        msg = "prometheus is not installed (Debian package prometheus)"
-        if os.environ.get("TSECHO_REQUIRE_TOOLS") == "1":
-            raise AssertionError(msg + " and TSECHO_REQUIRE_TOOLS=1")
-        raise SkipTest(msg)
-    return path
-
-
-def http_get(port, path, timeout=5.0):
-    """(status, body text), or (None, reason) when nothing answers."""
-    url = "http://%s:%d%s" % (LO, port, path)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status, r.read().decode("utf-8", "replace")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode("utf-8", "replace")
-    except (OSError, urllib.error.URLError) as e:
-        return None, str(e)
 
 
 class Prometheus(Process):
@@ -138,7 +112,8 @@ class Prometheus(Process):
 
 
 def test_prometheus_scrapes_probe_and_server():
-    binary = require_prometheus()
+    binary = require_tool("prometheus", "prometheus",
+                          paths=("/usr/bin/prometheus",))
     with Server("--metrics", "%s:0" % LO) as srv:
         line = srv.wait_line(lambda l: METRICS_RE.match(l) is not None,
                              what="'listening on metrics'")

@@ -24,7 +24,8 @@ import subprocess
 import tempfile
 import zlib
 
-from harness import (Process, Server, SkipTest, require_binary, run_tsecho)
+from harness import (Process, Server, SkipTest, require_binary, require_tool,
+                     run_tsecho)
 
 LO = "127.0.0.1"
 CHARTS = ("chart-time", "chart-spectrum", "chart-hist")
@@ -388,18 +389,6 @@ def test_report_bench_open_loop():
 
 # ------------------------------------------------------------ a real browser
 
-def find_chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    if os.environ.get("TSECHO_REQUIRE_TOOLS") == "1":
-        raise AssertionError("chromium is not installed and TSECHO_REQUIRE_TOOLS=1 "
-                             "(Debian: apt-get install chromium)")
-    raise SkipTest("chromium not installed (apt-get install chromium); "
-                   "set TSECHO_REQUIRE_TOOLS=1 to make this a failure")
-
-
 def chromium(browser, tmp, *args):
     argv = [browser, "--headless=new", "--no-sandbox", "--disable-gpu",
             "--no-first-run", "--disable-extensions", "--hide-scrollbars",
@@ -472,7 +461,8 @@ def check_screenshot(path, width, height, what):
 
 
 def test_report_chromium_renders():
-    browser = find_chromium()
+    browser = require_tool(("chromium", "chromium-browser", "google-chrome"),
+                           "chromium")
     with TempDir() as tmp:
         path, _, r = ping_report(tmp)
         assert r.code == 0, r.describe()
