@@ -139,7 +139,8 @@ static int parse_args(int argc, char **argv, struct probe *pr)
 			fputs(usage, stdout);
 			return 0;
 		default:
-			fprintf(stderr, "tsecho probe: bad option or missing value: %s (see --help)\n",
+			fprintf(stderr,
+				"tsecho probe: bad option or missing value: %s (see --help)\n",
 				argv[optind - 1]);
 			return 2;
 		}
@@ -282,7 +283,8 @@ static int apply_specs(struct probe *pr, const struct spec_set *set, bool strict
 		struct ts_probe_target *t = calloc(1, sizeof *t), *running;
 		if (!t) {
 			snprintf(why, sizeof why, "out of memory");
-		} else if (ts_probe_target_parse(t, set->specs[i], &pr->cfg, why, sizeof why) != 0) {
+		} else if (ts_probe_target_parse(t, set->specs[i], &pr->cfg, why, sizeof why) !=
+			   0) {
 			free(t);
 			t = NULL;
 		}
