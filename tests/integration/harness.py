@@ -17,6 +17,7 @@ import signal
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -1163,3 +1164,19 @@ class StampPeer(_PeerThread):
             assert len(reply) == len(data), (len(reply), len(data))
             self.sock.sendto(reply, addr)
             self.replies += 1
+
+
+class TempDir:
+    """A scratch directory (attribute path), removed on exit."""
+
+    def __enter__(self):
+        self.path = tempfile.mkdtemp(prefix="tsecho-test-")
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.path, ignore_errors=True)
+        return False
+
+    def file(self, name):
+        """The path of name inside the directory."""
+        return os.path.join(self.path, name)

@@ -12,12 +12,10 @@ import json
 import math
 import os
 import re
-import shutil
 import signal
-import tempfile
 import time
 
-from harness import (Process, Server, TcpPeer, UdpPeer, free_port,
+from harness import (Process, Server, TcpPeer, TempDir, UdpPeer, free_port,
                      require_binary, run_tsecho)
 
 LO = "127.0.0.1"
@@ -88,20 +86,6 @@ def close_to(a, b, rel, what):
     assert abs(a - b) <= rel * max(abs(a), abs(b)), \
         "%s: %r and %r differ by more than %.0f%%" % (what, a, b, 100 * rel)
 
-
-class TempDir:
-    """A scratch directory, removed on exit."""
-
-    def __enter__(self):
-        self.path = tempfile.mkdtemp(prefix="tsecho-bench-")
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-        return False
-
-    def file(self, name):
-        return os.path.join(self.path, name)
 
 
 # ------------------------------------------------------------ JSON

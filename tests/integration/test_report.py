@@ -16,35 +16,19 @@ import html.parser
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import struct
 import subprocess
-import tempfile
 import zlib
 
-from harness import (Process, Server, SkipTest, require_binary, require_tool,
+from harness import (Process, Server, SkipTest, TempDir, require_binary, require_tool,
                      run_tsecho)
 
 LO = "127.0.0.1"
 CHARTS = ("chart-time", "chart-spectrum", "chart-hist")
 CHROMIUM_TIMEOUT_S = 60
 
-
-class TempDir:
-    """A scratch directory, removed on exit."""
-
-    def __enter__(self):
-        self.path = tempfile.mkdtemp(prefix="tsecho-report-")
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.path, ignore_errors=True)
-        return False
-
-    def file(self, name):
-        return os.path.join(self.path, name)
 
 
 class Node:

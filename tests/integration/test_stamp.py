@@ -22,7 +22,7 @@ import time
 
 from harness import (EE_Z, IO_TIMEOUT_S, STAMP_BASE_LEN, Server, SkipTest,
                      StampPeer, build_frame, check_reply, have_ipv6_loopback,
-                     ntp_from_unix_ns, ntp_to_unix_ns, parse_stamp_reflector,
+                     ntp_to_unix_ns, parse_stamp_reflector,
                      recv_exact, require_binary, run_tsecho, stamp_sender_packet, tcp_connect,
                      text_exchange, udp_socket)
 
