@@ -100,7 +100,7 @@ void ts_pinger_failed(struct ts_pinger *p, uint64_t seq, const char *why)
 	if (seq < p->sess.next_seq && p->sess.next_seq - seq <= TS_SEQ_WINDOW)
 		p->slots[seq % TS_SEQ_WINDOW].failed = 1;
 	if (p->hooks.lost)
-		p->hooks.lost(p->hooks.arg, seq);
+		p->hooks.lost(p->hooks.arg, seq, why);
 	if (!p->opt->quiet && !p->opt->json)
 		printf("seq=%" PRIu64 ": %s\n", seq, why);
 }

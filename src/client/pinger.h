@@ -39,7 +39,8 @@ struct ts_ping_opts {
 struct ts_pinger_hooks {
 	void (*sent)(void *arg, uint64_t seq);
 	void (*reply)(void *arg, const struct ts_sample *s, enum ts_reply_kind kind);
-	void (*lost)(void *arg, uint64_t seq); /* timed out, or known lost */
+	/* Timed out, or known lost (why: "no reply within 1.000 s", "refused"). */
+	void (*lost)(void *arg, uint64_t seq, const char *why);
 	void *arg;
 };
 

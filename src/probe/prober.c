@@ -162,7 +162,7 @@ static void on_reply(void *arg, const struct ts_sample *s, enum ts_reply_kind ki
 	pthread_mutex_unlock(&t->lock);
 }
 
-static void on_lost(void *arg, uint64_t seq)
+static void on_lost(void *arg, uint64_t seq, const char *why)
 {
 	struct ts_probe_target *t = arg;
 
@@ -172,7 +172,7 @@ static void on_lost(void *arg, uint64_t seq)
 	/* A later probe answered already: the path is up, this one was
 	 * just lost (a timeout longer than the interval). */
 	if (seq > t->session_answered_seq)
-		set_up(t, 0, "no reply");
+		set_up(t, 0, why);
 	pthread_mutex_unlock(&t->lock);
 }
 

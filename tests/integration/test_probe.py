@@ -388,7 +388,7 @@ def test_probe_refused_and_unknown_host():
                 x, pr.describe())
             assert why in down[0], "%r does not say %r" % (down[0], why)
         down = [l for l in lines if l.startswith("connect://%s down: " % targets[1][0])]
-        assert len(down) == 1, pr.describe()
+        assert len(down) == 1 and "refused" in down[0], pr.describe()
         promtool_check(page.text, "down targets")
 
 
