@@ -161,13 +161,15 @@ static int parse_args(int argc, char **argv, struct probe *pr)
 /* The set of target specs being built: strings in one block. */
 struct spec_set {
 	char *specs[MAX_TARGETS];
+	unsigned line[MAX_TARGETS]; /* in the targets file; 0: the command line */
 	size_t n;
 	char text[MAX_TARGETS * TS_PROBE_SPEC_MAX];
 	size_t used;
 };
 
-/* Adds s unless it is there already; 0, or -1 when the set is full. */
-static int add_spec(struct spec_set *set, const char *s)
+/* Adds s, from line of the targets file (0: the command line), unless it
+ * is there already; 0, or -1 when the set is full. */
+static int add_spec(struct spec_set *set, const char *s, unsigned line)
 {
 	size_t len = strlen(s);
 
@@ -176,6 +178,7 @@ static int add_spec(struct spec_set *set, const char *s)
 			return 0;
 	if (set->n == MAX_TARGETS || len >= TS_PROBE_SPEC_MAX)
 		return -1;
+	set->line[set->n] = line;
 	set->specs[set->n++] = memcpy(set->text + set->used, s, len + 1);
 	set->used += len + 1;
 	return 0;
@@ -202,7 +205,7 @@ static int read_targets_file(struct spec_set *set, const char *path)
 		start[strcspn(start, "#\r\n")] = '\0';
 		for (len = strlen(start); len > 0 && strchr(" \t", start[len - 1]); len--)
 			start[len - 1] = '\0';
-		if (len > 0 && add_spec(set, start) != 0) {
+		if (len > 0 && add_spec(set, start, line_no) != 0) {
 			fprintf(stderr,
 				"tsecho probe: %s:%u: too many targets (at most %d) or too long\n",
 				path, line_no, MAX_TARGETS);
@@ -222,7 +225,7 @@ static int wanted_specs(const struct probe *pr, struct spec_set *set)
 {
 	set->n = set->used = 0;
 	for (int i = 0; i < pr->n_args; i++) {
-		if (add_spec(set, pr->args[i]) != 0) {
+		if (add_spec(set, pr->args[i], 0) != 0) {
 			fprintf(stderr, "tsecho probe: too many targets (at most %d) or too long\n",
 				MAX_TARGETS);
 			return -1;
@@ -289,7 +292,12 @@ static int apply_specs(struct probe *pr, const struct spec_set *set, bool strict
 			t = NULL;
 		}
 		if (!t) {
-			fprintf(stderr, "tsecho probe: target '%s': %s\n", set->specs[i], why);
+			if (set->line[i])
+				fprintf(stderr, "tsecho probe: %s:%u: target '%s': %s\n",
+					pr->targets_file, set->line[i], set->specs[i], why);
+			else
+				fprintf(stderr, "tsecho probe: target '%s': %s\n", set->specs[i],
+					why);
 			if (strict) {
 				while (n > 0)
 					free(next[--n]);

@@ -398,7 +398,7 @@ def test_probe_bad_targets_at_start():
         for bad in ("bogus://%s:1" % LO, "%s:99999" % LO, "udp://", "[::1"):
             write_file(path, "# good, then bad\n%s:1\n%s\n" % (LO, bad))
             r = run_tsecho("probe", "--metrics", "%s:0" % LO, "-f", path, timeout=10)
-            one_stderr_line(r, "a targets file with %r" % bad, bad)
+            one_stderr_line(r, "a targets file with %r" % bad, bad, path + ":3:")
             r = run_tsecho("probe", "--metrics", "%s:0" % LO, bad, timeout=10)
             one_stderr_line(r, "target %r on the command line" % bad, bad)
         missing = os.path.join(d, "missing")
