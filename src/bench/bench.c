@@ -530,6 +530,38 @@ static int write_html(struct ts_bench_result *r, const struct ts_bench_opts *opt
 	return rc;
 }
 
+/* Starts the workers and runs; *w is theirs (NULL when it could not be
+ * allocated), for the caller to free.  Returns 0 or an exit status. */
+static int measure(struct ts_bench_shared *run, struct ts_bench_worker **w,
+		   struct ts_bench_result *r, struct ts_bench_timeline *timeline)
+{
+	int threads = run->opt->threads;
+
+	*w = calloc((size_t)threads, sizeof **w);
+	if (!*w || workers_init(*w, threads, run->opt->rate_per_s > 0) != 0) {
+		fprintf(stderr, "tsecho bench: out of memory\n");
+		return 2;
+	}
+	share_out(*w, threads, run);
+	return run_bench(run, *w, threads, r, timeline);
+}
+
+/* The result on stdout (and --hgrm); the exit status: 0 when replies
+ * came, 1 when none did, 2 when the histogram could not be written. */
+static int print_result(const struct ts_bench_result *r, const struct ts_bench_opts *opt)
+{
+	if (opt->json)
+		ts_bench_print_json(stdout, r);
+	else
+		ts_bench_print_text(stdout, r);
+	if (opt->hgrm_path && ts_bench_write_hgrm(opt->hgrm_path, r->hist) != 0) {
+		fprintf(stderr, "tsecho bench: cannot write %s: %s\n", opt->hgrm_path,
+			strerror(errno));
+		return 2;
+	}
+	return r->counts.messages > 0 ? 0 : 1;
+}
+
 int ts_cmd_bench(int argc, char **argv)
 {
 	struct ts_bench_opts opt = {
@@ -583,28 +615,10 @@ int ts_cmd_bench(int argc, char **argv)
 		r.target = t.addr_text;
 		r.opt = &opt;
 		r.threads = opt.threads;
-		w = calloc((size_t)opt.threads, sizeof *w);
-		if (!w || workers_init(w, opt.threads, opt.rate_per_s > 0) != 0) {
-			fprintf(stderr, "tsecho bench: out of memory\n");
-			rc = 2;
-		} else {
-			share_out(w, opt.threads, &run);
-			rc = run_bench(&run, w, opt.threads, &r, report ? &timeline : NULL);
-		}
+		rc = measure(&run, &w, &r, report ? &timeline : NULL);
 	}
-	if (rc == 0) {
-		if (opt.json)
-			ts_bench_print_json(stdout, &r);
-		else
-			ts_bench_print_text(stdout, &r);
-		if (opt.hgrm_path && ts_bench_write_hgrm(opt.hgrm_path, r.hist) != 0) {
-			fprintf(stderr, "tsecho bench: cannot write %s: %s\n", opt.hgrm_path,
-				strerror(errno));
-			rc = 2;
-		} else {
-			rc = r.counts.messages > 0 ? 0 : 1;
-		}
-	}
+	if (rc == 0)
+		rc = print_result(&r, &opt);
 	r.timeline = &timeline;
 	if (report)
 		rc = write_html(&r, &opt, host, report, argc, argv, rc);

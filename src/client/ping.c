@@ -340,6 +340,60 @@ static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 	return rc != 0 ? 2 : 1;
 }
 
+/* Settles opt's defaults and checks them, sets up signals, and fills
+ * target from host (NULL: filled later by use_builtin).  Returns -1 to go
+ * on, or an exit status. */
+static int prepare(struct ts_ping_opts *opt, const char *host, int family, struct ts_target *target)
+{
+	int rc;
+
+	if (opt->size == 0)
+		opt->size = opt->stamp ? TS_STAMP_BASE_LEN : 64;
+	if ((rc = check_opts(opt)) >= 0)
+		return rc;
+	memset(target, 0, sizeof *target);
+	target->family = family;
+	target->socktype = opt->udp ? SOCK_DGRAM : SOCK_STREAM;
+	if (ts_signals_install(on_stop) != 0) {
+		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
+		return 2;
+	}
+	if (host && ts_target_parse(target, host, opt->stamp ? TS_STAMP_DEFAULT_PORT : 12345) !=
+			TS_TARGET_OK) {
+		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
+		return 2;
+	}
+	return -1;
+}
+
+/* No host: the README's first command measures the machine itself,
+ * against a built-in server, 10 probes 100 ms apart unless told
+ * otherwise.  0, or -1 (the reason is on stderr). */
+static int use_builtin(struct ts_ping_opts *opt, struct ts_target *target,
+		       struct ts_builtin *builtin)
+{
+	if (ts_builtin_start(builtin) != 0)
+		return -1;
+	ts_target_parse(target, "127.0.0.1", (uint16_t)builtin->port);
+	if (opt->count == 0)
+		opt->count = 10;
+	if (opt->interval_ns < 0)
+		opt->interval_ns = 100 * TS_NS_PER_MS;
+	if (!opt->quiet && !opt->json)
+		printf("no host given: measuring against a built-in server on 127.0.0.1:%d\n",
+		       builtin->port);
+	return 0;
+}
+
+static const struct ts_mode *mode_for(const struct ts_ping_opts *opt)
+{
+	return opt->stamp          ? &ts_mode_stamp
+	       : opt->connect_mode ? &ts_mode_connect
+	       : opt->echo         ? &ts_mode_echo
+	       : opt->text         ? &ts_mode_text
+				   : &ts_mode_probe;
+}
+
 int ts_cmd_ping(int argc, char **argv)
 {
 	struct ts_ping_opts opt = {
@@ -348,7 +402,6 @@ int ts_cmd_ping(int argc, char **argv)
 		.timeout_ns = 2 * TS_NS_PER_S,
 	};
 	struct ts_pinger p;
-	const struct ts_mode *mode;
 	struct ts_target target;
 	struct ts_builtin builtin = { 0 };
 	const char *host;
@@ -357,53 +410,20 @@ int ts_cmd_ping(int argc, char **argv)
 	int family = AF_UNSPEC;
 	int rc = parse_args(argc, argv, &opt, &host, &family);
 
-	if (rc >= 0)
+	if (rc >= 0 || (rc = prepare(&opt, host, family, &target)) >= 0)
 		return rc;
-	if (opt.size == 0)
-		opt.size = opt.stamp ? TS_STAMP_BASE_LEN : 64;
-	if ((rc = check_opts(&opt)) >= 0)
-		return rc;
-	mode = opt.stamp          ? &ts_mode_stamp
-	       : opt.connect_mode ? &ts_mode_connect
-	       : opt.echo         ? &ts_mode_echo
-	       : opt.text         ? &ts_mode_text
-				  : &ts_mode_probe;
-	memset(&target, 0, sizeof target);
-	target.family = family;
-	target.socktype = opt.udp ? SOCK_DGRAM : SOCK_STREAM;
-	if (ts_signals_install(on_stop) != 0) {
-		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
-		return 2;
-	}
-	if (host && ts_target_parse(&target, host, opt.stamp ? TS_STAMP_DEFAULT_PORT : 12345) !=
-			TS_TARGET_OK) {
-		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
-		return 2;
-	}
 	/* Opened before anything is measured: a path that cannot be
 	 * written costs nothing. */
 	if (opt.report_path && !(report = ts_report_html_open("ping", opt.report_path)))
 		return 2;
-	if (!host) {
-		/* The README's first command: measure the machine itself. */
-		if (ts_builtin_start(&builtin) != 0) {
-			if (report)
-				fclose(report);
-			return 2;
-		}
-		ts_target_parse(&target, "127.0.0.1", (uint16_t)builtin.port);
-		if (opt.count == 0)
-			opt.count = 10;
-		if (opt.interval_ns < 0)
-			opt.interval_ns = 100 * TS_NS_PER_MS;
-		if (!opt.quiet && !opt.json)
-			printf("no host given: measuring against a built-in server on "
-			       "127.0.0.1:%d\n",
-			       builtin.port);
+	if (!host && use_builtin(&opt, &target, &builtin) != 0) {
+		if (report)
+			fclose(report);
+		return 2;
 	}
 	if (opt.interval_ns < 0)
 		opt.interval_ns = TS_NS_PER_S;
-	if (ts_pinger_init(&p, &opt, mode) != 0) {
+	if (ts_pinger_init(&p, &opt, mode_for(&opt)) != 0) {
 		fprintf(stderr, "tsecho ping: out of memory\n");
 		rc = 2;
 	} else {
