@@ -22,7 +22,7 @@ enum {
 
 int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns)
 {
-	struct ts_send_slot *slot = &p->slots[seq % TS_SEQ_WINDOW];
+	struct ts_send_slot *slot = &p->slots[seq % p->window];
 
 	slot->mono_ns = mono_ns;
 	slot->wall_ns = wall_ns;
@@ -35,9 +35,9 @@ int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64
 
 const struct ts_send_slot *ts_pinger_slot(const struct ts_pinger *p, uint64_t seq)
 {
-	if (seq >= p->sess.next_seq || p->sess.next_seq - seq > TS_SEQ_WINDOW)
+	if (seq >= p->sess.next_seq || p->sess.next_seq - seq > p->window)
 		return NULL;
-	return &p->slots[seq % TS_SEQ_WINDOW];
+	return &p->slots[seq % p->window];
 }
 
 static double ms(double ns)
@@ -97,8 +97,8 @@ void ts_pinger_got(struct ts_pinger *p, const struct ts_sample *s, size_t bytes)
 
 void ts_pinger_failed(struct ts_pinger *p, uint64_t seq, const char *why)
 {
-	if (seq < p->sess.next_seq && p->sess.next_seq - seq <= TS_SEQ_WINDOW)
-		p->slots[seq % TS_SEQ_WINDOW].failed = 1;
+	if (ts_pinger_slot(p, seq))
+		p->slots[seq % p->window].failed = 1;
 	if (p->hooks.lost)
 		p->hooks.lost(p->hooks.arg, seq, why);
 	if (!p->opt->quiet && !p->opt->json)
@@ -323,7 +323,8 @@ int ts_pinger_init(struct ts_pinger *p, const struct ts_ping_opts *opt, const st
 		p->rng = 1;
 	p->scratch_cap = opt->size > 65536 ? opt->size : 65536;
 	p->scratch = calloc(1, p->scratch_cap);
-	p->slots = calloc(TS_SEQ_WINDOW, sizeof *p->slots);
+	p->window = opt->window ? opt->window : TS_SEQ_WINDOW;
+	p->slots = calloc(p->window, sizeof *p->slots);
 	if (!p->scratch || !p->slots || ts_session_init(&p->sess) != 0) {
 		ts_pinger_fini(p);
 		return -ENOMEM;

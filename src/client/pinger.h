@@ -32,6 +32,10 @@ struct ts_ping_opts {
 	int samples;
 	const char *report_path; /* --report FILE: the samples are kept for it too */
 	double jitter;           /* each interval shifted by up to +-jitter of it (probe) */
+	/* Probes whose send times are kept, a power of two up to
+	 * TS_SEQ_WINDOW (0: that): a reply or timeout older than this many
+	 * probes goes unseen, so it must cover timeout / interval. */
+	uint32_t window;
 };
 
 /* Optional observers of a session (tsecho probe's counters), called from
@@ -82,10 +86,11 @@ struct ts_pinger {
 	int fd;
 	int blocking; /* ping-pong: fd blocks, with SO_RCVTIMEO */
 	struct ts_session sess;
-	struct ts_send_slot *slots; /* TS_SEQ_WINDOW entries, by seq % window */
-	struct ts_buf in;           /* received, not yet a whole reply */
-	struct ts_buf out;          /* to send, once the socket takes it */
-	uint8_t *scratch;           /* one read, or one probe to send */
+	struct ts_send_slot *slots; /* window entries, by seq % window */
+	uint32_t window;
+	struct ts_buf in;  /* received, not yet a whole reply */
+	struct ts_buf out; /* to send, once the socket takes it */
+	uint8_t *scratch;  /* one read, or one probe to send */
 	size_t scratch_cap;
 	uint64_t connect_seq; /* --connect: the probe under way */
 	int64_t connect_start_mono_ns;

@@ -35,6 +35,20 @@ static const struct mode_spec mode_specs[] = {
 	{ "connect", 0, 0, 1, 12345 },
 };
 
+/* The probes a target keeps send times for: twice as many as can be
+ * awaited at once (the jitter shortens intervals by up to 10%), so a
+ * prober running for months holds a few KiB a target instead of the
+ * 1.5 MiB of ping's whole window. */
+static uint32_t window_for(const struct ts_probe_config *cfg)
+{
+	int64_t awaited = cfg->timeout_ns / cfg->interval_ns + 1;
+	uint32_t w = 64;
+
+	while (w < TS_SEQ_WINDOW && (int64_t)w < 2 * awaited)
+		w *= 2;
+	return w;
+}
+
 int ts_probe_target_parse(struct ts_probe_target *t, const char *spec,
 			  const struct ts_probe_config *cfg, char *why, size_t cap)
 {
@@ -87,6 +101,7 @@ int ts_probe_target_parse(struct ts_probe_target *t, const char *spec,
 	t->opt.synced = cfg->synced;
 	t->opt.quiet = 1;
 	t->opt.jitter = JITTER;
+	t->opt.window = window_for(cfg);
 	t->up = -1; /* unknown: the first answer or loss gets a line */
 	t->rtt.bounds_s = rtt_bounds_s;
 	t->rtt.n_bounds = TS_PROBE_RTT_BOUNDS;
