@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../client/commands.h"
+#include "../version.h"
 #include "../lib/clock.h"
 #include "../lib/json.h"
 #include "bench.h"

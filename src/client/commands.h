@@ -3,9 +3,7 @@
 #ifndef TSECHO_COMMANDS_H
 #define TSECHO_COMMANDS_H
 
-#ifndef TSECHO_VERSION
-#define TSECHO_VERSION "0.2.0"
-#endif
+#include "../version.h"
 
 int ts_cmd_ping(int argc, char **argv);
 int ts_cmd_client(int argc, char **argv);

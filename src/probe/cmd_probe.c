@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../client/commands.h"
+#include "../version.h"
 #include "../lib/clock.h"
 #include "../lib/httpd.h"
 #include "../lib/net.h"

@@ -5,7 +5,7 @@
 
 #include "../lib/clock.h"
 #include "../lib/httpd.h"
-#include "../client/commands.h"
+#include "../version.h"
 
 static const double residence_bounds_s[TS_RESIDENCE_BOUNDS] = {
 	1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 1e-1, 1,
