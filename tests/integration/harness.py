@@ -738,32 +738,9 @@ class Process:
             t.join(2.0)
         return code
 
-    def stop(self, sig=signal.SIGTERM):
-        """Sends sig unless it has exited, waits (bounded), then SIGKILL.
-        Returns the exit code of the first wait, or None if SIGKILL was
-        needed."""
-        if self.returncode is not None or self not in _live:
-            return self.returncode
-        code = None
-        try:
-            if self.proc.poll() is None:
-                self.proc.send_signal(sig)
-            code = self.wait_exit(STOP_TIMEOUT_S)
-            if code is None:
-                self.proc.kill()
-                self.proc.wait(STOP_TIMEOUT_S)
-        finally:
-            if self in _live:
-                _live.remove(self)
-            for t in self.threads:
-                t.join(2.0)
-            for f in (self.proc.stdout, self.proc.stderr):
-                try:
-                    f.close()
-                except OSError:
-                    pass
-        self.returncode = code
-        return code
+    # Server's stop, whose bounded wait is this class's wait_exit (which
+    # also drains the output readers).
+    stop = Server.stop
 
 
 def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
@@ -979,6 +956,7 @@ class UdpReflector(_PeerThread):
         self.drop_every, self.dup_every = drop_every, dup_every
         self.hold_every = hold_every
         self.probes, self.sent, self.ignored = [], [], 0
+        self.arrivals = []  # time.monotonic() of each probe, under lock
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -991,12 +969,15 @@ class UdpReflector(_PeerThread):
             if not self._ready(self.sock):
                 continue
             data, addr = self.sock.recvfrom(70000)
+            arrival = time.monotonic()
             t2 = time.time_ns()
             if (len(data) < HDR_LEN or data[:4] != MAGIC or data[4] != 1
                     or data[5] != TYPE_PROBE):
                 self.ignored += 1
                 continue
             f = parse_frame(data)
+            with self.lock:
+                self.arrivals.append(arrival)
             self.probes.append(f["seq"])
             k = len(self.probes)
             if k % self.drop_every == 0:

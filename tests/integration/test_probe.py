@@ -13,17 +13,14 @@ import math
 import os
 import re
 import signal
-import socket
 import statistics
-import struct
 import subprocess
 import tempfile
 import time
 
-from harness import (HDR_LEN, MAGIC, START_TIMEOUT_S, TYPE_PROBE, TYPE_REPLY,
-                     Process, SeedServer, Server, SkipTest, UdpPeer, UdpReflector,
-                     _PeerThread, free_port, have_ipv6_loopback, http_get,
-                     require_binary, require_tool, run_tsecho)
+from harness import (START_TIMEOUT_S, Process, SeedServer, Server, SkipTest,
+                     UdpPeer, UdpReflector, free_port, have_ipv6_loopback,
+                     http_get, require_binary, require_tool, run_tsecho)
 from promtext import Page
 
 LO = "127.0.0.1"
@@ -493,37 +490,9 @@ def grown(page0, n, *targets):
 
 # ------------------------------------------------------------ pacing
 
-class TimedReflector(_PeerThread):
-    """A tsecho server over UDP in Python (docs/protocol.md, section 2)
-    that records the monotonic arrival time of every probe in `arrivals`."""
-
-    def __init__(self):
-        _PeerThread.__init__(self)
-        self.arrivals = []
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind((LO, 0))
-        self.port = self.sock.getsockname()[1]
-        self.socks.append(self.sock)
-        self._start()
-
-    def run(self):
-        while not self.stopping.is_set():
-            if not self._ready(self.sock):
-                continue
-            data, addr = self.sock.recvfrom(70000)
-            now = time.monotonic()
-            t2 = time.time_ns()
-            if len(data) < HDR_LEN or data[:4] != MAGIC or data[5] != TYPE_PROBE:
-                continue
-            with self.lock:
-                self.arrivals.append(now)
-            self.sock.sendto(data[:5] + bytes([TYPE_REPLY]) + data[6:32] +
-                             struct.pack(">QQ", t2, time.time_ns()) + data[48:],
-                             addr)
-
-
 def test_probe_interval_with_jitter():
-    with TimedReflector() as peer:
+    never = 10**9                       # UdpReflector: no drops, copies or holds
+    with UdpReflector(drop_every=never, dup_every=never, hold_every=never) as peer:
         t = label(LO, peer.port)
         with Probe("-q", *FAST, "udp://" + t) as pr:
             t0 = time.monotonic()
