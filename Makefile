@@ -26,7 +26,7 @@ BUILD ?= build/$(EVLOOP)$(if $(SANITIZE),-san)
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef -Wvla
 CFLAGS ?= -O2 -g
-ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -MMD -MP
+ALL_CFLAGS := -std=c11 $(WARN) $(CFLAGS) -D_POSIX_C_SOURCE=200809L -Iinclude -MMD -MP
 ifeq ($(WERROR),1)
 ALL_CFLAGS += -Werror
 endif
@@ -36,10 +36,10 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 LDLIBS += -lm -lpthread
 
-LIB_SRC := src/lib/buf.c src/lib/clock.c src/lib/evloop.c src/lib/evloop_$(EVLOOP).c \
-	src/lib/hist.c src/lib/htmlchart.c src/lib/htmlreport.c src/lib/httpd.c src/lib/httpreq.c \
-	src/lib/json.c src/lib/jsonparse.c src/lib/net.c src/lib/pacer.c src/lib/parse.c \
-	src/lib/prom.c src/lib/proto.c src/lib/sig.c src/lib/stamp.c src/lib/stats.c src/lib/text.c
+LIB_SRC := src/lib/buf.c src/lib/clock.c src/io/evloop.c src/io/evloop_$(EVLOOP).c \
+	src/lib/hist.c src/report/htmlchart.c src/report/htmlreport.c src/io/httpd.c src/lib/httpreq.c \
+	src/report/json.c src/lib/jsonparse.c src/io/net.c src/lib/pacer.c src/lib/parse.c \
+	src/report/prom.c src/lib/proto.c src/io/sig.c src/lib/stamp.c src/lib/stats.c src/lib/text.c
 APP_SRC := src/main.c src/server/cmd_server.c src/server/log.c src/server/metrics.c \
 	src/server/server.c src/server/stamp.c src/server/tcp.c src/server/udp.c src/client/builtin.c src/client/client.c \
 	src/client/hello.c src/client/mode_connect.c src/client/mode_echo.c \
@@ -95,7 +95,7 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/%)
 
 build/fuzz/%: tests/fuzz/%.c $(LIB_SRC)
 	@mkdir -p build/fuzz
-	$(FUZZ_CC) -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -fsanitize=fuzzer,address,undefined \
+	$(FUZZ_CC) -std=c11 -g -O1 -D_POSIX_C_SOURCE=200809L -Iinclude -fsanitize=fuzzer,address,undefined \
 		-o $@ $< src/lib/proto.c src/lib/stamp.c src/lib/text.c src/lib/clock.c src/lib/buf.c \
 		src/lib/jsonparse.c src/lib/httpreq.c -lm
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "hist.h"
+#include <tsecho/hist.h>
 
 /* One line of the summary.  value NULL: label starts a new section (its
  * own table under that heading). */

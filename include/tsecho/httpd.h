@@ -11,8 +11,8 @@
 
 #include <stdint.h>
 
-#include "buf.h"
-#include "evloop.h"
+#include <tsecho/buf.h>
+#include <tsecho/evloop.h>
 
 #define TS_HTTPD_MAX_CONNS 32
 #define TS_HTTPD_REQ_MAX 8192

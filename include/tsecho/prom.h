@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include <tsecho/buf.h>
 
 struct ts_prom {
 	struct ts_buf *out;

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include <tsecho/proto.h>
 
 #define TS_STAMP_BASE_LEN 44u     /* unauthenticated base packet, both directions */
 #define TS_STAMP_SENDER_MIN 14u   /* Seq, Timestamp, Error Estimate (RFC 4656 4.1.2) */

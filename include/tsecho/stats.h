@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hist.h"
+#include <tsecho/hist.h>
 
 /* One reply.  t1 and t4 are on the client's wall clock, t2 and t3 on the
  * server's; rtt_ns is t4 - t1 measured on the client's monotonic clock. */

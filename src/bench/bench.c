@@ -17,12 +17,12 @@
 #include "../client/commands.h"
 #include "../client/report.h"
 #include "../client/target.h"
-#include "../lib/clock.h"
-#include "../lib/net.h"
-#include "../lib/parse.h"
-#include "../lib/sig.h"
-#include "../lib/proto.h"
-#include "../lib/stamp.h"
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
+#include <tsecho/parse.h>
+#include <tsecho/sig.h>
+#include <tsecho/proto.h>
+#include <tsecho/stamp.h>
 
 #define MAX_THREADS 256
 #define UDP_SIZE_MAX 65507u

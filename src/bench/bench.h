@@ -11,8 +11,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
-#include "../lib/hist.h"
-#include "../lib/htmlreport.h"
+#include <tsecho/hist.h>
+#include <tsecho/htmlreport.h>
 
 struct ts_bench_opts {
 	uint64_t connections;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/hist.h"
-#include "../lib/jsonparse.h"
+#include <tsecho/hist.h>
+#include <tsecho/jsonparse.h>
 #include "bench.h"
 
 #define FILE_MAX                                                                                   \

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "../version.h"
-#include "../lib/clock.h"
-#include "../lib/json.h"
+#include <tsecho/clock.h>
+#include <tsecho/json.h>
 #include "bench.h"
 
 static double ms(double ns)

@@ -25,12 +25,12 @@
 #include <sys/timerfd.h>
 #endif
 
-#include "../lib/clock.h"
-#include "../lib/evloop.h"
-#include "../lib/net.h"
-#include "../lib/pacer.h"
-#include "../lib/proto.h"
-#include "../lib/stamp.h"
+#include <tsecho/clock.h>
+#include <tsecho/evloop.h>
+#include <tsecho/net.h>
+#include <tsecho/pacer.h>
+#include <tsecho/proto.h>
+#include <tsecho/stamp.h>
 #include "bench.h"
 
 enum {

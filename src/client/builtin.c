@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "../lib/clock.h"
-#include "../lib/proto.h"
+#include <tsecho/clock.h>
+#include <tsecho/proto.h>
 
 static void *serve(void *arg)
 {

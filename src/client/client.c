@@ -15,14 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../lib/buf.h"
-#include "../lib/clock.h"
-#include "../lib/net.h"
-#include "../lib/parse.h"
-#include "../lib/sig.h"
-#include "../lib/proto.h"
-#include "../lib/stats.h"
-#include "../lib/text.h"
+#include <tsecho/buf.h>
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
+#include <tsecho/parse.h>
+#include <tsecho/sig.h>
+#include <tsecho/proto.h>
+#include <tsecho/stats.h>
+#include <tsecho/text.h>
 #include "commands.h"
 #include "hello.h"
 #include "target.h"

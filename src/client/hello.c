@@ -8,8 +8,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../lib/clock.h"
-#include "../lib/net.h"
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
 #include "target.h"
 
 enum { ANSWER_MAX = 256 };

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../lib/text.h" /* TS_HELLO_ASK, TS_HELLO_ANSWER */
+#include <tsecho/text.h> /* TS_HELLO_ASK, TS_HELLO_ANSWER */
 
 enum ts_hello_result {
 	TS_HELLO_TSECHO, /* binary probes from now on */

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../lib/clock.h"
+#include <tsecho/clock.h>
 #include "pinger.h"
 
 static int connect_start(struct ts_pinger *p)

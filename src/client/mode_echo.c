@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../lib/clock.h"
-#include "../lib/proto.h"
+#include <tsecho/clock.h>
+#include <tsecho/proto.h>
 #include "pinger.h"
 
 static int echo_start(struct ts_pinger *p)

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../lib/clock.h"
-#include "../lib/proto.h"
-#include "../lib/text.h"
+#include <tsecho/clock.h>
+#include <tsecho/proto.h>
+#include <tsecho/text.h>
 #include "hello.h"
 #include "pinger.h"
 

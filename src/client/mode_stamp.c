@@ -10,8 +10,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../lib/clock.h"
-#include "../lib/stamp.h"
+#include <tsecho/clock.h>
+#include <tsecho/stamp.h>
 #include "pinger.h"
 
 /* The TAI-UTC offset for PTP timestamps (IERS: 37 s since 2017). */

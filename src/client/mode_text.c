@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../lib/clock.h"
-#include "../lib/text.h"
+#include <tsecho/clock.h>
+#include <tsecho/text.h>
 #include "pinger.h"
 
 static int text_start(struct ts_pinger *p)

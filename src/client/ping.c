@@ -15,11 +15,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "../lib/clock.h"
-#include "../lib/parse.h"
-#include "../lib/sig.h"
-#include "../lib/proto.h"
-#include "../lib/stamp.h"
+#include <tsecho/clock.h>
+#include <tsecho/parse.h>
+#include <tsecho/sig.h>
+#include <tsecho/proto.h>
+#include <tsecho/stamp.h>
 #include "builtin.h"
 #include "commands.h"
 #include "pinger.h"

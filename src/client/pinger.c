@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../lib/clock.h"
-#include "../lib/net.h"
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
 
 enum {
 	OUT_MAX = 1 << 20,

@@ -10,8 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "../lib/buf.h"
-#include "../lib/stats.h"
+#include <tsecho/buf.h>
+#include <tsecho/stats.h>
 #include "target.h"
 
 struct ts_pinger;

@@ -4,8 +4,8 @@
 #include <inttypes.h>
 #include <string.h>
 
-#include "../lib/clock.h"
-#include "../lib/json.h"
+#include <tsecho/clock.h>
+#include <tsecho/json.h>
 
 static struct ts_summary3 summary3(const struct ts_minmax *m, double shift_ns)
 {

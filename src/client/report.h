@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../lib/stats.h"
+#include <tsecho/stats.h>
 
 struct ts_summary3 {
 	int valid;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/clock.h"
-#include "../lib/htmlreport.h"
+#include <tsecho/clock.h>
+#include <tsecho/htmlreport.h>
 #include "commands.h"
 #include "pinger.h"
 

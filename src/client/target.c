@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/clock.h"
-#include "../lib/parse.h"
+#include <tsecho/clock.h>
+#include <tsecho/parse.h>
 
 enum ts_target_err ts_target_parse(struct ts_target *t, const char *arg, uint16_t default_port)
 {

@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../lib/net.h"
+#include <tsecho/net.h>
 
 enum ts_target_err {
 	TS_TARGET_OK = 0,

@@ -1,5 +1,5 @@
 /* Event loop, backend-independent part: see evloop.h. */
-#include "evloop.h"
+#include <tsecho/evloop.h>
 
 #include <errno.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include "evloop.h"
+#include <tsecho/evloop.h>
 
 struct ts_ev_slot {
 	ts_ev_cb *cb; /* NULL: fd not registered */

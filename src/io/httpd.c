@@ -1,7 +1,7 @@
 /* The metrics page's HTTP server: see httpd.h.  RFC 9112 for the message
  * syntax; only as much of it as a scraper needs. */
 #define _GNU_SOURCE
-#include "httpd.h"
+#include <tsecho/httpd.h>
 
 #include <errno.h>
 #include <netdb.h>
@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "httpreq.h"
-#include "net.h"
-#include "parse.h"
+#include <tsecho/clock.h>
+#include <tsecho/httpreq.h>
+#include <tsecho/net.h>
+#include <tsecho/parse.h>
 
 enum {
 	ACCEPTS_PER_EVENT = 16,

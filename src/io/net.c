@@ -1,6 +1,6 @@
 /* Socket helpers: see net.h. */
 #define _GNU_SOURCE
-#include "net.h"
+#include <tsecho/net.h>
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Signals: see sig.h. */
-#include "sig.h"
+#include <tsecho/sig.h>
 
 #include <errno.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /* Byte buffers: see buf.h. */
-#include "buf.h"
+#include <tsecho/buf.h>
 
 #include <errno.h>
 #include <stdlib.h>

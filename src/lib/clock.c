@@ -1,5 +1,5 @@
 /* Clocks: see clock.h. */
-#include "clock.h"
+#include <tsecho/clock.h>
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Log-linear histogram: see hist.h. */
-#include "hist.h"
+#include <tsecho/hist.h>
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Request parsing for the metrics endpoint: see httpreq.h. */
 #define _GNU_SOURCE
-#include "httpreq.h"
+#include <tsecho/httpreq.h>
 
 #include <string.h>
 

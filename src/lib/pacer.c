@@ -1,5 +1,5 @@
 /* Open-loop schedule: see pacer.h. */
-#include "pacer.h"
+#include <tsecho/pacer.h>
 
 #include <math.h>
 

@@ -1,12 +1,12 @@
 /* Number parsing for the command line: see parse.h. */
-#include "parse.h"
+#include <tsecho/parse.h>
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "clock.h"
+#include <tsecho/clock.h>
 
 struct unit {
 	const char *name;

@@ -1,5 +1,5 @@
 /* tsecho binary probe protocol: see proto.h and docs/protocol.md. */
-#include "proto.h"
+#include <tsecho/proto.h>
 
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* STAMP (RFC 8762) packet codec: see stamp.h. */
-#include "stamp.h"
+#include <tsecho/stamp.h>
 
-#include "clock.h"
+#include <tsecho/clock.h>
 
 #include <math.h>
 #include <string.h>

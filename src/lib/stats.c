@@ -1,5 +1,5 @@
 /* Session measurement: see stats.h and docs/measurement.md. */
-#include "stats.h"
+#include <tsecho/stats.h>
 
 #include <string.h>
 

@@ -1,9 +1,9 @@
 /* The seed's text protocol: see text.h. */
-#include "text.h"
+#include <tsecho/text.h>
 
 #include <string.h>
 
-#include "clock.h"
+#include <tsecho/clock.h>
 
 size_t ts_text_message_len(const uint8_t *buf, size_t len)
 {

@@ -15,11 +15,11 @@
 #include <unistd.h>
 
 #include "../version.h"
-#include "../lib/clock.h"
-#include "../lib/httpd.h"
-#include "../lib/net.h"
-#include "../lib/parse.h"
-#include "../lib/sig.h"
+#include <tsecho/clock.h>
+#include <tsecho/httpd.h>
+#include <tsecho/net.h>
+#include <tsecho/parse.h>
+#include <tsecho/sig.h>
 #include "probe.h"
 #include "prober.h"
 

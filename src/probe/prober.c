@@ -10,9 +10,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "../lib/clock.h"
-#include "../lib/proto.h"
-#include "../lib/stamp.h"
+#include <tsecho/clock.h>
+#include <tsecho/proto.h>
+#include <tsecho/stamp.h>
 
 static const double rtt_bounds_s[TS_PROBE_RTT_BOUNDS] = {
 	1e-5,   2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2,

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "../client/pinger.h"
-#include "../lib/prom.h"
+#include <tsecho/prom.h>
 
 #define TS_PROBE_SPEC_MAX 300
 /* RTT buckets: 10 µs to 10 s, 1-2.5-5 in each decade. */

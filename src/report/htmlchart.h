@@ -6,7 +6,7 @@
 
 #include <stdio.h>
 
-#include "htmlreport.h"
+#include <tsecho/htmlreport.h>
 
 /* Latency over time: ping's probes, or bench's intervals. */
 void ts_htmlchart_time(FILE *out, const struct ts_html_report *r);

@@ -1,5 +1,5 @@
 /* The HTML report page: see htmlreport.h.  The charts are htmlchart.c. */
-#include "htmlreport.h"
+#include <tsecho/htmlreport.h>
 
 #include <errno.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
+#include <tsecho/clock.h>
 #include "htmlchart.h"
 
 /* Light, quiet, and the same on paper: system fonts only, no background

@@ -1,5 +1,5 @@
 /* Streaming JSON writer: see json.h. */
-#include "json.h"
+#include <tsecho/json.h>
 
 #include <inttypes.h>
 #include <math.h>

@@ -1,6 +1,6 @@
 /* Prometheus text format: see prom.h.  The format is described at
  * prometheus.io/docs/instrumenting/exposition_formats. */
-#include "prom.h"
+#include <tsecho/prom.h>
 
 #include <errno.h>
 #include <inttypes.h>

@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../lib/clock.h"
-#include "../lib/net.h"
-#include "../lib/parse.h"
-#include "../lib/sig.h"
-#include "../lib/proto.h"
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
+#include <tsecho/parse.h>
+#include <tsecho/sig.h>
+#include <tsecho/proto.h>
 #include "server.h"
 
 /* Descriptors kept back from --max-clients: stdio, the event loop, the

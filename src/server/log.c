@@ -3,9 +3,9 @@
 
 #include <inttypes.h>
 
-#include "../lib/clock.h"
-#include "../lib/net.h"
-#include "../lib/text.h"
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
+#include <tsecho/text.h>
 
 /* How much of a message a log line shows. */
 enum { LOG_MSG_MAX = 512 };

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "../lib/clock.h"
-#include "../lib/httpd.h"
+#include <tsecho/clock.h>
+#include <tsecho/httpd.h>
 #include "../version.h"
 
 static const double residence_bounds_s[TS_RESIDENCE_BOUNDS] = {

@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-#include "../lib/buf.h"
-#include "../lib/prom.h"
+#include <tsecho/buf.h>
+#include <tsecho/prom.h>
 
 enum ts_stat_proto { TS_STAT_TEXT, TS_STAT_BINARY, TS_STAT_STAMP, TS_STAT_ECHO, TS_STAT_PROTOS };
 

@@ -12,10 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../lib/clock.h"
-#include "../lib/httpd.h"
-#include "../lib/net.h"
-#include "../lib/text.h"
+#include <tsecho/clock.h>
+#include <tsecho/httpd.h>
+#include <tsecho/net.h>
+#include <tsecho/text.h>
 #include "server_int.h"
 
 enum {

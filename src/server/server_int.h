@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "../lib/evloop.h"
+#include <tsecho/evloop.h>
 #include "log.h"
 #include "server.h"
 

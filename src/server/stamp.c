@@ -21,9 +21,9 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
-#include "../lib/clock.h"
-#include "../lib/proto.h"
-#include "../lib/stamp.h"
+#include <tsecho/clock.h>
+#include <tsecho/proto.h>
+#include <tsecho/stamp.h>
 #include "server_int.h"
 
 enum {

@@ -24,11 +24,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../lib/buf.h"
-#include "../lib/clock.h"
-#include "../lib/net.h"
-#include "../lib/proto.h"
-#include "../lib/text.h"
+#include <tsecho/buf.h>
+#include <tsecho/clock.h>
+#include <tsecho/net.h>
+#include <tsecho/proto.h>
+#include <tsecho/text.h>
 #include "server_int.h"
 
 enum {

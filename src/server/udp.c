@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <sys/socket.h>
 
-#include "../lib/clock.h"
-#include "../lib/proto.h"
-#include "../lib/text.h"
+#include <tsecho/clock.h>
+#include <tsecho/proto.h>
+#include <tsecho/text.h>
 #include "server_int.h"
 
 enum { DATAGRAMS_PER_EVENT = 64 }; /* a bounded share of work per event */

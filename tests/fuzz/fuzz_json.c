@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/lib/jsonparse.h"
+#include <tsecho/jsonparse.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/lib/proto.h"
+#include <tsecho/proto.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../src/lib/stamp.h"
+#include <tsecho/stamp.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
 /* Byte buffers: caps, sliding, release when empty. */
 #include <errno.h>
 
-#include "../../src/lib/buf.h"
+#include <tsecho/buf.h>
 #include "unit.h"
 
 static void test_append_consume_release(void)

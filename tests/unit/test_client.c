@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../src/lib/text.h"
+#include <tsecho/text.h>
 #include "../../src/client/target.h"
-#include "../../src/lib/json.h"
+#include <tsecho/json.h>
 #include "unit.h"
 
 static void test_target_parse(void)

@@ -1,5 +1,5 @@
 /* Clocks and the seed's time format. */
-#include "../../src/lib/clock.h"
+#include <tsecho/clock.h>
 #include "unit.h"
 
 static void test_format_wall(void)

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "../../src/lib/evloop.h"
+#include <tsecho/evloop.h>
 #include "unit.h"
 
 struct seen {

@@ -2,7 +2,7 @@
  * against known distributions, merge. */
 #include <stdlib.h>
 
-#include "../../src/lib/hist.h"
+#include <tsecho/hist.h>
 #include "unit.h"
 
 static void test_bucket_edges(void)

@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "../../src/lib/htmlreport.h"
+#include <tsecho/htmlreport.h>
 #include "unit.h"
 
 #define CHECK_NEAR(a, b)                                                                           \

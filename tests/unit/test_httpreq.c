@@ -2,7 +2,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "../../src/lib/httpreq.h"
+#include <tsecho/httpreq.h>
 #include "unit.h"
 
 static int status_of(const char *req, bool *head)

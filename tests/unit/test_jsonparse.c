@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/lib/jsonparse.h"
+#include <tsecho/jsonparse.h>
 #include "unit.h"
 
 /* Parses s from an exact-size heap copy (no NUL after it), so ASan sees

@@ -1,5 +1,5 @@
 /* The open-loop schedule, on a fake clock. */
-#include "../../src/lib/pacer.h"
+#include <tsecho/pacer.h>
 #include "unit.h"
 
 static void test_interval(void)

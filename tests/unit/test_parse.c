@@ -1,6 +1,6 @@
 /* Command-line numbers. */
-#include "../../src/lib/clock.h"
-#include "../../src/lib/parse.h"
+#include <tsecho/clock.h>
+#include <tsecho/parse.h>
 #include "unit.h"
 
 static void test_u64(void)

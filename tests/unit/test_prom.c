@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/lib/prom.h"
+#include <tsecho/prom.h>
 #include "unit.h"
 
 /* The page so far as a NUL-terminated string (the buffer holds no NUL). */

@@ -2,7 +2,7 @@
  * limits. */
 #include <stdlib.h>
 
-#include "../../src/lib/proto.h"
+#include <tsecho/proto.h>
 #include "unit.h"
 
 static struct ts_proto_hdr probe_hdr(uint32_t frame_len)

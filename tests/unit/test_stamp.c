@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/lib/stamp.h"
+#include <tsecho/stamp.h>
 #include "unit.h"
 
 /* Observed on loopback (docs: stamp-rfc8762.md section 9): an RFC8762-CLI

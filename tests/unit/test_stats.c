@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "../../src/lib/stats.h"
+#include <tsecho/stats.h>
 #include "unit.h"
 
 /* A reply on a path with the given one-way delays, server residence and

@@ -1,5 +1,5 @@
 /* The seed's text protocol: framing, replies, escaping. */
-#include "../../src/lib/text.h"
+#include <tsecho/text.h>
 #include "unit.h"
 
 static void test_message_len(void)
