@@ -1,4 +1,6 @@
 /* tsecho: argv -> subcommand. */
+#include "config.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -47,7 +49,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "-V") == 0 || strcmp(argv[1], "--version") == 0) {
-		printf("tsecho %s\n", TSECHO_VERSION);
+		printf("tsecho %s\n", PACKAGE_VERSION);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -1,6 +1,8 @@
 /* `tsecho bench`: the command line, the worker threads, progress once a
  * second, and the result (docs/bench.md). */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include "bench.h"
 
 #include <errno.h>

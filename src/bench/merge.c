@@ -2,6 +2,8 @@
  * add, rates add (each run's over its own duration), the duration is the
  * longest, and the histograms add bucket by bucket, so the percentiles are
  * exactly those of one histogram of every sample (docs/bench.md). */
+#include "config.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -1,6 +1,8 @@
 /* The formats of a bench result: text for people, JSON for machines (with
  * the histogram, so results merge exactly), and HdrHistogram's percentile
  * distribution (.hgrm) for its plotters. */
+#include "config.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -8,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../version.h"
 #include <tsecho/clock.h>
 #include <tsecho/json.h>
 #include "bench.h"
@@ -118,7 +119,7 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 	ts_json_init(&j, out);
 	ts_json_open(&j, NULL, '{');
 	ts_json_u64(&j, "schema", 1);
-	ts_json_str(&j, "tsecho_version", TSECHO_VERSION);
+	ts_json_str(&j, "tsecho_version", PACKAGE_VERSION);
 	ts_json_str(&j, "kind", "bench");
 	ts_json_str(&j, "target", r->target);
 	ts_json_str(&j, "transport", opt->udp ? "udp" : "tcp");
@@ -286,7 +287,7 @@ int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, ch
 
 	snprintf(title, sizeof title, "tsecho bench %s (%s, %s loop)", r->target,
 		 r->opt->udp ? "udp" : "tcp", r->opt->rate_per_s > 0 ? "open" : "closed");
-	rc = ts_html_report_begin(&h, title, TSECHO_VERSION, argc, argv);
+	rc = ts_html_report_begin(&h, title, PACKAGE_VERSION, argc, argv);
 	if (rc == 0 && !rs)
 		rc = -ENOMEM;
 	if (rc == 0) {

@@ -13,6 +13,8 @@
  * the few header bytes that carry the sequence number, so a connection
  * costs a small fixed amount of memory however large the messages are. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>

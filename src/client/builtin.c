@@ -1,4 +1,6 @@
 /* The built-in loopback server: see builtin.h. */
+#include "config.h"
+
 #include "builtin.h"
 
 #include <string.h>

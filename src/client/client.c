@@ -5,6 +5,8 @@
  * as the payload of a binary probe (four timestamps); against a text
  * server as the seed sends it, plus a line end (three timestamps). */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>

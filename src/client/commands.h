@@ -3,8 +3,6 @@
 #ifndef TSECHO_COMMANDS_H
 #define TSECHO_COMMANDS_H
 
-#include "../version.h"
-
 int ts_cmd_ping(int argc, char **argv);
 int ts_cmd_client(int argc, char **argv);
 

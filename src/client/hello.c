@@ -1,5 +1,7 @@
 /* Protocol discovery: see hello.h. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include "hello.h"
 
 #include <errno.h>

@@ -3,6 +3,8 @@
  * socket becomes writable with no error (the SYN-ACK came back), and lost
  * when it is refused or times out.  No data is sent. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>

@@ -3,6 +3,8 @@
  * its sequence number, big-endian; the echo comes back unchanged, so only
  * the client's two times exist: RTT, no offset, no one-way delays. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>

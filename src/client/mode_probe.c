@@ -2,6 +2,8 @@
  * timestamps a reply.  Over TCP it first asks what the server speaks
  * (docs/ping.md) and hands over to the text mode for a seed-style server. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -6,6 +6,8 @@
  * which a stateful reflector counts per session: a gap there is a probe
  * lost on the way out, a gap only in ours one lost on the way back. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <string.h>
 #include <sys/socket.h>

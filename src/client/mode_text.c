@@ -4,6 +4,8 @@
  * timestamps (t2 = t3: the server's one).  One probe at a time: the seed's
  * server answers per read, and two messages in one read would come back
  * as one answer. */
+#include "config.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,6 +2,8 @@
  * end or on Ctrl+C (docs/ping.md).  The schedule and the waiting are here;
  * what a probe is belongs to the mode (pinger.h). */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -289,7 +291,7 @@ static void print_report(const struct ts_pinger *p, int64_t duration_ns)
 
 	fill_report(p, duration_ns, &r);
 	if (opt->json) {
-		ts_report_print_json(stdout, &r, TSECHO_VERSION);
+		ts_report_print_json(stdout, &r, PACKAGE_VERSION);
 	} else {
 		if (!opt->quiet)
 			putchar('\n');

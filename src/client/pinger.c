@@ -1,6 +1,8 @@
 /* What every ping mode shares: send-time bookkeeping, reply accounting and
  * its per-probe line, and stream I/O. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include "pinger.h"
 
 #include <errno.h>

@@ -1,4 +1,6 @@
 /* Ping reports: see report.h. */
+#include "config.h"
+
 #include "report.h"
 
 #include <inttypes.h>

@@ -2,6 +2,8 @@
  * lib/htmlreport.h.  The rows say what the text summary says, in the same
  * units and digits (report.c); the probes come from the samples ping
  * keeps with --report, and the lost ones from the send log. */
+#include "config.h"
+
 #include "report.h"
 
 #include <errno.h>
@@ -157,7 +159,7 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 
 	snprintf(title, sizeof title, "tsecho ping %s (%s, %s)", r->target, r->transport,
 		 ts_report_mode_label(r->mode));
-	rc = ts_html_report_begin(&h, title, TSECHO_VERSION, argc, argv);
+	rc = ts_html_report_begin(&h, title, PACKAGE_VERSION, argc, argv);
 	if (rc == 0 && !rs)
 		rc = -ENOMEM;
 	if (rc != 0)

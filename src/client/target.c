@@ -1,5 +1,7 @@
 /* Targets: see target.h. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include "target.h"
 
 #include <errno.h>

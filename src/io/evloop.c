@@ -1,4 +1,6 @@
 /* Event loop, backend-independent part: see evloop.h. */
+#include "config.h"
+
 #include <tsecho/evloop.h>
 
 #include <errno.h>

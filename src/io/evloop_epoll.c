@@ -1,4 +1,6 @@
 /* Event loop backend: Linux epoll, level-triggered. */
+#include "config.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>

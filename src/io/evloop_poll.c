@@ -1,5 +1,7 @@
 /* Event loop backend: poll(2), for systems without epoll.  The pollfd array
  * stays dense: a deleted entry is replaced by the last one. */
+#include "config.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>

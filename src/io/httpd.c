@@ -1,6 +1,8 @@
 /* The metrics page's HTTP server: see httpd.h.  RFC 9112 for the message
  * syntax; only as much of it as a scraper needs. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <tsecho/httpd.h>
 
 #include <errno.h>

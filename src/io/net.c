@@ -1,5 +1,7 @@
 /* Socket helpers: see net.h. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <tsecho/net.h>
 
 #include <arpa/inet.h>

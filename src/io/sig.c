@@ -1,4 +1,6 @@
 /* Signals: see sig.h. */
+#include "config.h"
+
 #include <tsecho/sig.h>
 
 #include <errno.h>

@@ -1,4 +1,6 @@
 /* Byte buffers: see buf.h. */
+#include "config.h"
+
 #include <tsecho/buf.h>
 
 #include <errno.h>

@@ -1,4 +1,6 @@
 /* Clocks: see clock.h. */
+#include "config.h"
+
 #include <tsecho/clock.h>
 
 #include <inttypes.h>

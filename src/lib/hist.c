@@ -1,4 +1,6 @@
 /* Log-linear histogram: see hist.h. */
+#include "config.h"
+
 #include <tsecho/hist.h>
 
 #include <math.h>

@@ -1,5 +1,7 @@
 /* Request parsing for the metrics endpoint: see httpreq.h. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <tsecho/httpreq.h>
 
 #include <string.h>

@@ -6,6 +6,8 @@
  * container's n counts only slots that are initialised, a new slot is
  * zeroed before it is parsed into), so any failure just returns -1 up the
  * stack and ts_jv_parse frees the partial tree from the root. */
+#include "config.h"
+
 #include <tsecho/jsonparse.h>
 
 #include <math.h>

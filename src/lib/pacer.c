@@ -1,4 +1,6 @@
 /* Open-loop schedule: see pacer.h. */
+#include "config.h"
+
 #include <tsecho/pacer.h>
 
 #include <math.h>

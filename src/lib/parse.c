@@ -1,4 +1,6 @@
 /* Number parsing for the command line: see parse.h. */
+#include "config.h"
+
 #include <tsecho/parse.h>
 
 #include <errno.h>

@@ -1,4 +1,6 @@
 /* tsecho binary probe protocol: see proto.h and docs/protocol.md. */
+#include "config.h"
+
 #include <tsecho/proto.h>
 
 #include <string.h>

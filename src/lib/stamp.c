@@ -1,4 +1,6 @@
 /* STAMP (RFC 8762) packet codec: see stamp.h. */
+#include "config.h"
+
 #include <tsecho/stamp.h>
 
 #include <tsecho/clock.h>

@@ -1,4 +1,6 @@
 /* Session measurement: see stats.h and docs/measurement.md. */
+#include "config.h"
+
 #include <tsecho/stats.h>
 
 #include <string.h>

@@ -1,4 +1,6 @@
 /* The seed's text protocol: see text.h. */
+#include "config.h"
+
 #include <tsecho/text.h>
 
 #include <string.h>

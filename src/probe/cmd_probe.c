@@ -3,6 +3,8 @@
  * the target list, the signals and the HTTP endpoint, on one event loop;
  * each target is probed by a thread of its own (prober.c). */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -14,7 +16,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../version.h"
 #include <tsecho/clock.h>
 #include <tsecho/httpd.h>
 #include <tsecho/net.h>
@@ -335,7 +336,7 @@ static int render(struct ts_buf *body, void *arg)
 	struct ts_prom p;
 
 	ts_prom_begin(&p, body, TS_HTTPD_BODY_MAX);
-	ts_prom_build_info(&p, TSECHO_VERSION);
+	ts_prom_build_info(&p, PACKAGE_VERSION);
 	ts_probe_render(&p, pr->targets, pr->n_targets);
 	return ts_prom_end(&p);
 }

@@ -1,5 +1,7 @@
 /* tsecho probe's targets: see prober.h. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include "prober.h"
 
 #include <errno.h>

@@ -2,6 +2,8 @@
  * units of each chart's viewBox; the page's CSS scales the whole.  Every
  * range is widened before it divides, so one sample, equal samples or
  * none never divide by zero. */
+#include "config.h"
+
 #include "htmlchart.h"
 
 #include <math.h>

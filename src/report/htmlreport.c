@@ -1,4 +1,6 @@
 /* The HTML report page: see htmlreport.h.  The charts are htmlchart.c. */
+#include "config.h"
+
 #include <tsecho/htmlreport.h>
 
 #include <errno.h>

@@ -1,4 +1,6 @@
 /* Streaming JSON writer: see json.h. */
+#include "config.h"
+
 #include <tsecho/json.h>
 
 #include <inttypes.h>

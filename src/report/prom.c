@@ -1,5 +1,7 @@
 /* Prometheus text format: see prom.h.  The format is described at
  * prometheus.io/docs/instrumenting/exposition_formats. */
+#include "config.h"
+
 #include <tsecho/prom.h>
 
 #include <errno.h>

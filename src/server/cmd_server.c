@@ -1,5 +1,7 @@
 /* `tsecho server`: the command line. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>

@@ -1,4 +1,6 @@
 /* The server's event log: see log.h. */
+#include "config.h"
+
 #include "log.h"
 
 #include <inttypes.h>

@@ -1,11 +1,12 @@
 /* The server's counters and its metrics page: see metrics.h. */
+#include "config.h"
+
 #include "metrics.h"
 
 #include <string.h>
 
 #include <tsecho/clock.h>
 #include <tsecho/httpd.h>
-#include "../version.h"
 
 static const double residence_bounds_s[TS_RESIDENCE_BOUNDS] = {
 	1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2, 1e-1, 1,
@@ -121,7 +122,7 @@ int ts_server_metrics_render(struct ts_buf *body, const struct ts_server_stats *
 	struct ts_prom p;
 
 	ts_prom_begin(&p, body, TS_HTTPD_BODY_MAX);
-	ts_prom_build_info(&p, TSECHO_VERSION);
+	ts_prom_build_info(&p, PACKAGE_VERSION);
 	ts_prom_family(&p, "tsecho_server_start_time_seconds", "gauge",
 		       "When the server started, seconds since the Unix epoch.");
 	ts_prom_sample(&p, "tsecho_server_start_time_seconds", NULL,

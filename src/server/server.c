@@ -1,6 +1,8 @@
 /* The server: listeners, the loop, signals, shutdown.  Connections are in
  * tcp.c, datagrams in udp.c. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include "server.h"
 
 #include <errno.h>

@@ -14,6 +14,8 @@
  * each source address is held to a rate (a token bucket) so that the
  * reflector cannot be turned against a third party. */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdlib.h>

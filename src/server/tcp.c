@@ -16,6 +16,8 @@
  *   at most DRAIN_TIMEOUT.
  */
 #define _GNU_SOURCE
+#include "config.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>

@@ -2,6 +2,8 @@
  * (docs/protocol.md), or on the echo listener an RFC 862 echo.  Nothing is answered with more than the request plus
  * the text prefix, so the server cannot amplify a spoofed flood; malformed
  * probes are counted and dropped. */
+#include "config.h"
+
 #include <errno.h>
 #include <sys/socket.h>
 

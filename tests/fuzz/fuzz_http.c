@@ -1,6 +1,8 @@
 /* libFuzzer harness for the metrics endpoint's request parsing: any bytes
  * a peer sends, whole or cut anywhere, get a status from the known set
  * and never a read past what was received. */
+#include "config.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

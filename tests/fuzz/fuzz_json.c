@@ -3,6 +3,8 @@
  * why in one line; an accepted tree keeps every invariant jsonparse.h
  * promises; and writing the tree back out and parsing that gives the same
  * tree. */
+#include "config.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>

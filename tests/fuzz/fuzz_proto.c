@@ -2,6 +2,8 @@
  * peer).  Checks, beyond "no crash": OK frames are self-consistent, a
  * reply made from one still decodes as the same frame, and decoding never
  * depends on bytes past the frame. */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

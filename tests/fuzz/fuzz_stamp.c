@@ -3,6 +3,8 @@
  * length rules, a reflected packet built in place from the decoded fields
  * decodes to the same fields without touching octets from 44 on, a sender
  * packet re-encodes to the same fields, and the Error Estimate round trips. */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

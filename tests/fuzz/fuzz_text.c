@@ -1,6 +1,8 @@
 /* libFuzzer harness for the text protocol: framing a read into messages,
  * the reply and the log escaping, as the server applies them to any bytes
  * a peer sends. */
+#include "config.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -754,11 +754,15 @@ def free_port(kind=socket.SOCK_STREAM, host="127.0.0.1"):
 
 
 def seed_path(name):
-    """Path of the seed's server.py or client.py beside the repository, or
-    SkipTest when it is absent."""
-    path = os.path.abspath(os.path.join(REPO, "..", "shared", "seed", name))
+    """Path of the tutorial's server.py or client.py (the seed tsecho grew
+    from), or SkipTest when it is absent.  They are looked for in
+    $TSECHO_SEED_DIR, else in shared/seed/ beside the repository."""
+    where = os.environ.get("TSECHO_SEED_DIR") or \
+        os.path.join(REPO, "..", "shared", "seed")
+    path = os.path.abspath(os.path.join(where, name))
     if not os.path.exists(path):
-        raise SkipTest("seed %s not found at %s" % (name, path))
+        raise SkipTest("the seed's %s not found at %s (set TSECHO_SEED_DIR)"
+                       % (name, path))
     return path
 
 

@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Runs the integration tests: every test_* function of every test_*.py here.
+"""Runs integration tests and reports them in TAP, for automake's harness.
 
-usage: python3 tests/integration/run.py [NAME-SUBSTRING...]
+usage: python3 tests/integration/run.py [--harness] [FILE.py ...] [NAME-SUBSTRING ...]
 
-Prints `PASS name`, `FAIL name: reason` (and the traceback) or `SKIP name:
-reason` per test, then a last line `N passed, N failed`; exits 1 if any
-failed.  Run it from the repository root; $TSECHO overrides ./tsecho.
+Runs every test_* function of each FILE.py (all test_*.py beside this
+script when none is given), in file order, or only those whose name holds
+one of the substrings.  Prints one TAP line per test: `ok N - name`,
+`not ok N - name: reason` with the traceback as `#` lines under it, or
+`ok N - name # SKIP reason`; exits 1 if any failed.  With --harness (as
+make check runs it) the failures are left to the TAP lines and the exit
+status is 0 once every test has run, so the harness counts each failure
+once, not again as the program's.  $TSECHO is the binary under test
+(default ./tsecho at the repository root).
 """
 
 import faulthandler
@@ -23,18 +29,16 @@ import harness  # noqa: E402  (after the path is set)
 TEST_WATCHDOG_S = 90
 
 
-def collect(filters):
-    """(tests, broken): the test functions to run in file order, and the
-    names of test modules that failed to import."""
+def collect(paths, filters):
+    """(tests, broken): the test functions to run in file order, and
+    (module name, traceback) of each test module that failed to import."""
     tests, broken = [], []
-    for path in sorted(glob.glob(os.path.join(HERE, "test_*.py"))):
+    for path in paths:
         name = os.path.basename(path)[:-3]
         try:
             mod = importlib.import_module(name)
         except Exception:
-            print("FAIL %s: cannot import" % name, flush=True)
-            traceback.print_exc(file=sys.stdout)
-            broken.append(name)
+            broken.append((name, traceback.format_exc()))
             continue
         funcs = [f for fname, f in vars(mod).items()
                  if fname.startswith("test_") and callable(f)
@@ -46,34 +50,66 @@ def collect(filters):
     return tests, broken
 
 
+def diag(text):
+    """Text as TAP diagnostics: every line behind '# '."""
+    for line in text.rstrip("\n").splitlines():
+        print("# " + line)
+
+
+def run_one(test):
+    """(outcome, detail) of one test: ("ok", ""), ("skip", reason) or
+    ("fail", reason and traceback)."""
+    # Every wait in a test is bounded; should one hang anyway, say where.
+    faulthandler.dump_traceback_later(TEST_WATCHDOG_S, exit=False)
+    try:
+        test()
+        return "ok", ""
+    except harness.SkipTest as e:
+        return "skip", str(e)
+    except Exception as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        return "fail", reason + "\n" + traceback.format_exc()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        # A test that forgot a server must not leak it into the next one.
+        for srv in list(harness._live):
+            srv.stop()
+
+
 def main(argv):
-    tests, broken = collect(argv[1:])
-    passed, failed = 0, len(broken)
+    args = argv[1:]
+    harness_mode = "--harness" in args
+    args = [a for a in args if a != "--harness"]
+    paths = [os.path.abspath(a) for a in args if a.endswith(".py")]
+    filters = [a for a in args if not a.endswith(".py")]
+    for path in paths:
+        sys.path.insert(0, os.path.dirname(path))
+    if not paths:
+        paths = sorted(glob.glob(os.path.join(HERE, "test_*.py")))
+    tests, broken = collect(paths, filters)
+    print("1..%d" % (len(tests) + len(broken)), flush=True)
+    n = failed = 0
+    for name, tb in broken:
+        n += 1
+        failed += 1
+        print("not ok %d - %s: cannot import" % (n, name))
+        diag(tb)
     for test in tests:
-        name = test.__name__
-        # Every wait in a test is bounded; should one hang anyway, say where.
-        faulthandler.dump_traceback_later(TEST_WATCHDOG_S, exit=False)
-        try:
-            test()
-        except harness.SkipTest as e:
-            print("SKIP %s: %s" % (name, e), flush=True)
-            continue
-        except Exception as e:
+        n += 1
+        outcome, detail = run_one(test)
+        if outcome == "ok":
+            print("ok %d - %s" % (n, test.__name__))
+        elif outcome == "skip":
+            print("ok %d - %s # SKIP %s" % (n, test.__name__,
+                                             " ".join(detail.split())))
+        else:
             failed += 1
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            print("FAIL %s: %s" % (name, reason), flush=True)
-            traceback.print_exc(file=sys.stdout)
-            sys.stdout.flush()
-            continue
-        finally:
-            faulthandler.cancel_dump_traceback_later()
-            # A test that forgot a server must not leak it into the next one.
-            for srv in list(harness._live):
-                srv.stop()
-        passed += 1
-        print("PASS %s" % name, flush=True)
-    print("%d passed, %d failed" % (passed, failed), flush=True)
-    return 1 if failed else 0
+            # A '#' in the reason would start a TAP directive: escape it.
+            reason = detail.splitlines()[0].replace("#", "\\#")
+            print("not ok %d - %s: %s" % (n, test.__name__, reason))
+            diag(detail)
+        sys.stdout.flush()
+    return 1 if failed and not harness_mode else 0
 
 
 if __name__ == "__main__":

@@ -17,14 +17,14 @@ import struct
 import subprocess
 import time
 
-from harness import (HDR_LEN, IO_TIMEOUT_S, REPO, ST_MALFORMED, ST_TOO_BIG,
+from harness import (HDR_LEN, IO_TIMEOUT_S, ST_MALFORMED, ST_TOO_BIG,
                      ST_TYPE, ST_VERSION, TIME_PREFIX_MAX, TIME_RE,
                      TYPE_ERROR, TYPE_REPLY, Server, SkipTest, build_ext,
                      build_frame, check_error, check_reply, check_time_field,
                      cpu_seconds, have_ipv6_loopback, parse_frame,
                      raise_nofile, recv_exact, recv_frame, recv_lines, run_cli,
-                     tcp_connect, tcp_state, text_exchange, text_reply_re,
-                     udp_socket, wait_eof)
+                     seed_path, tcp_connect, tcp_state, text_exchange,
+                     text_reply_re, udp_socket, wait_eof)
 
 LO = "127.0.0.1"
 SUMMARY_RE = re.compile(
@@ -99,9 +99,7 @@ def set_rst_on_close(sock):
 # ------------------------------------------------------------ seed peer
 
 def test_seed_client():
-    client = os.path.join(REPO, "..", "shared", "seed", "client.py")
-    if not os.path.exists(client):
-        raise SkipTest("seed client not found at %s" % os.path.abspath(client))
+    client = seed_path("client.py")
     with Server() as srv:
         p = subprocess.run(["python3", client, LO, str(srv.tcp_port)],
                            input=b"hello seed\nsecond message\n\n",

@@ -1,5 +1,7 @@
 /* Client pieces that need no network: HOST[:PORT] parsing, protocol
  * discovery answers, the JSON writer. */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -8,50 +10,50 @@
 #include <tsecho/json.h>
 #include "unit.h"
 
-static void test_target_parse(void)
+Test(client, target_parse)
 {
 	struct ts_target t;
 
-	CHECK_EQ_I(ts_target_parse(&t, "example.org", 12345), TS_TARGET_OK);
-	CHECK_EQ_STR(t.host, "example.org");
-	CHECK_EQ_STR(t.port, "12345");
-	CHECK_EQ_I(ts_target_parse(&t, "127.0.0.1:7", 12345), TS_TARGET_OK);
-	CHECK_EQ_STR(t.host, "127.0.0.1");
-	CHECK_EQ_STR(t.port, "7");
-	CHECK_EQ_I(ts_target_parse(&t, "[::1]:862", 12345), TS_TARGET_OK);
-	CHECK_EQ_STR(t.host, "::1");
-	CHECK_EQ_STR(t.port, "862");
-	CHECK_EQ_I(ts_target_parse(&t, "[::1]", 12345), TS_TARGET_OK);
-	CHECK_EQ_STR(t.port, "12345");
-	CHECK_EQ_I(ts_target_parse(&t, "fe80::1", 9), TS_TARGET_OK);
-	CHECK_EQ_STR(t.host, "fe80::1");
-	CHECK_EQ_STR(t.port, "9");
-	CHECK_EQ_I(ts_target_parse(&t, "host:0", 1), TS_TARGET_BAD_ARG);
-	CHECK_EQ_I(ts_target_parse(&t, "host:70000", 1), TS_TARGET_BAD_ARG);
-	CHECK_EQ_I(ts_target_parse(&t, ":80", 1), TS_TARGET_BAD_ARG);
-	CHECK_EQ_I(ts_target_parse(&t, "[::1", 1), TS_TARGET_BAD_ARG);
-	CHECK_EQ_I(ts_target_parse(&t, "[::1]x", 1), TS_TARGET_BAD_ARG);
+	cr_expect(eq(i64, ts_target_parse(&t, "example.org", 12345), TS_TARGET_OK));
+	cr_expect_str_eq(t.host, "example.org");
+	cr_expect_str_eq(t.port, "12345");
+	cr_expect(eq(i64, ts_target_parse(&t, "127.0.0.1:7", 12345), TS_TARGET_OK));
+	cr_expect_str_eq(t.host, "127.0.0.1");
+	cr_expect_str_eq(t.port, "7");
+	cr_expect(eq(i64, ts_target_parse(&t, "[::1]:862", 12345), TS_TARGET_OK));
+	cr_expect_str_eq(t.host, "::1");
+	cr_expect_str_eq(t.port, "862");
+	cr_expect(eq(i64, ts_target_parse(&t, "[::1]", 12345), TS_TARGET_OK));
+	cr_expect_str_eq(t.port, "12345");
+	cr_expect(eq(i64, ts_target_parse(&t, "fe80::1", 9), TS_TARGET_OK));
+	cr_expect_str_eq(t.host, "fe80::1");
+	cr_expect_str_eq(t.port, "9");
+	cr_expect(eq(i64, ts_target_parse(&t, "host:0", 1), TS_TARGET_BAD_ARG));
+	cr_expect(eq(i64, ts_target_parse(&t, "host:70000", 1), TS_TARGET_BAD_ARG));
+	cr_expect(eq(i64, ts_target_parse(&t, ":80", 1), TS_TARGET_BAD_ARG));
+	cr_expect(eq(i64, ts_target_parse(&t, "[::1", 1), TS_TARGET_BAD_ARG));
+	cr_expect(eq(i64, ts_target_parse(&t, "[::1]x", 1), TS_TARGET_BAD_ARG));
 }
 
-static void test_hello_classify(void)
+Test(client, hello_classify)
 {
 	const char *tsecho = "1764033903.541234:tsecho 1\n";
 	const char *seed = "1764033903.5412345:tsecho?\n";
 	const char *other = "tsecho?\n";
 	const char *newer = "1764033903.541234:tsecho 2\n";
 
-	CHECK_EQ_I(ts_text_hello_classify((const uint8_t *)tsecho, strlen(tsecho)),
-		   TS_TEXT_HELLO_TSECHO);
-	CHECK_EQ_I(ts_text_hello_classify((const uint8_t *)seed, strlen(seed)),
-		   TS_TEXT_HELLO_ECHOED);
+	cr_expect(eq(i64, ts_text_hello_classify((const uint8_t *)tsecho, strlen(tsecho)),
+		     TS_TEXT_HELLO_TSECHO));
+	cr_expect(eq(i64, ts_text_hello_classify((const uint8_t *)seed, strlen(seed)),
+		     TS_TEXT_HELLO_ECHOED));
 	/* A plain echo server returns the question bare: not ours. */
-	CHECK_EQ_I(ts_text_hello_classify((const uint8_t *)other, strlen(other)),
-		   TS_TEXT_HELLO_OTHER);
-	CHECK_EQ_I(ts_text_hello_classify((const uint8_t *)newer, strlen(newer)),
-		   TS_TEXT_HELLO_OTHER);
+	cr_expect(eq(i64, ts_text_hello_classify((const uint8_t *)other, strlen(other)),
+		     TS_TEXT_HELLO_OTHER));
+	cr_expect(eq(i64, ts_text_hello_classify((const uint8_t *)newer, strlen(newer)),
+		     TS_TEXT_HELLO_OTHER));
 }
 
-static void test_json_writer(void)
+Test(client, json_writer)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -73,14 +75,7 @@ static void test_json_writer(void)
 	ts_json_close(&j, '}');
 	ts_json_close(&j, '}');
 	fclose(f);
-	CHECK_EQ_STR(text, "{\"n\":3,\"s\":\"a\\\"b\\\\c\\u000a\",\"x\":1.50,\"nan\":null,"
-			   "\"arr\":[-1,null,true],\"o\":{}}");
+	cr_expect_str_eq(text, "{\"n\":3,\"s\":\"a\\\"b\\\\c\\u000a\",\"x\":1.50,\"nan\":null,"
+			       "\"arr\":[-1,null,true],\"o\":{}}");
 	free(text);
 }
-
-UNIT_SUITE(client_tests) = {
-	{ "client_target_parse", test_target_parse },
-	{ "client_hello_classify", test_hello_classify },
-	{ "client_json_writer", test_json_writer },
-	UNIT_END,
-};

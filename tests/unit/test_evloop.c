@@ -1,4 +1,6 @@
 /* The event loop, whichever backend was built, over pipes. */
+#include "config.h"
+
 #include <errno.h>
 #include <unistd.h>
 
@@ -25,66 +27,66 @@ static void record(struct ts_evloop *loop, int fd, int events, void *arg)
 	}
 }
 
-static void test_read_write_and_interest(void)
+Test(evloop, read_write_and_interest)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int p[2];
 	struct seen r = { 0, 0, -1, -1 }, w = { 0, 0, -1, -1 };
 
-	CHECK(loop != NULL);
-	CHECK_EQ_I(pipe(p), 0);
-	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0);
-	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), -EEXIST);
+	cr_expect(loop != NULL);
+	cr_expect(eq(i64, pipe(p), 0));
+	cr_expect(eq(i64, ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0));
+	cr_expect(eq(i64, ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), -EEXIST));
 	/* Nothing to read yet: the wait times out. */
-	CHECK_EQ_I(ts_evloop_run_once(loop, 10), 0);
-	CHECK_EQ_I(r.calls, 0);
-	CHECK_EQ_I(write(p[1], "x", 1), 1);
-	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
-	CHECK_EQ_I(r.calls, 1);
-	CHECK_EQ_I(r.events, TS_EV_READ);
-	CHECK_EQ_I(r.fd, p[0]);
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 10), 0));
+	cr_expect(eq(i64, r.calls, 0));
+	cr_expect(eq(i64, write(p[1], "x", 1), 1));
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 1));
+	cr_expect(eq(i64, r.calls, 1));
+	cr_expect(eq(i64, r.events, TS_EV_READ));
+	cr_expect(eq(i64, r.fd, p[0]));
 	/* Level-triggered: still readable, reported again. */
-	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
-	CHECK_EQ_I(r.calls, 2);
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 1));
+	cr_expect(eq(i64, r.calls, 2));
 	/* Interest off: not reported, though readable. */
-	CHECK_EQ_I(ts_evloop_set(loop, p[0], 0), 0);
-	CHECK_EQ_I(ts_evloop_run_once(loop, 10), 0);
-	CHECK_EQ_I(r.calls, 2);
-	CHECK_EQ_I(ts_evloop_set(loop, p[0], TS_EV_READ), 0);
-	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
-	CHECK_EQ_I(r.calls, 3);
+	cr_expect(eq(i64, ts_evloop_set(loop, p[0], 0), 0));
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 10), 0));
+	cr_expect(eq(i64, r.calls, 2));
+	cr_expect(eq(i64, ts_evloop_set(loop, p[0], TS_EV_READ), 0));
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 1));
+	cr_expect(eq(i64, r.calls, 3));
 	/* The write end of an empty pipe is writable. */
-	CHECK_EQ_I(ts_evloop_add(loop, p[1], TS_EV_WRITE, record, &w), 0);
-	CHECK_EQ_I(ts_evloop_del(loop, p[0]), 0);
-	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
-	CHECK_EQ_I(w.calls, 1);
-	CHECK_EQ_I(w.events, TS_EV_WRITE);
-	CHECK_EQ_I(ts_evloop_del(loop, p[1]), 0);
-	CHECK_EQ_I(ts_evloop_del(loop, p[1]), -EBADF);
-	CHECK_EQ_I(ts_evloop_add(loop, 5000, TS_EV_READ, record, &w), -EBADF);
+	cr_expect(eq(i64, ts_evloop_add(loop, p[1], TS_EV_WRITE, record, &w), 0));
+	cr_expect(eq(i64, ts_evloop_del(loop, p[0]), 0));
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 1));
+	cr_expect(eq(i64, w.calls, 1));
+	cr_expect(eq(i64, w.events, TS_EV_WRITE));
+	cr_expect(eq(i64, ts_evloop_del(loop, p[1]), 0));
+	cr_expect(eq(i64, ts_evloop_del(loop, p[1]), -EBADF));
+	cr_expect(eq(i64, ts_evloop_add(loop, 5000, TS_EV_READ, record, &w), -EBADF));
 	close(p[0]);
 	close(p[1]);
 	ts_evloop_free(loop);
 }
 
-static void test_delete_during_dispatch(void)
+Test(evloop, delete_during_dispatch)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int a[2], b[2];
 	struct seen sa = { 0, 0, -1, -1 }, sb = { 0, 0, -1, -1 };
 
-	CHECK_EQ_I(pipe(a), 0);
-	CHECK_EQ_I(pipe(b), 0);
+	cr_expect(eq(i64, pipe(a), 0));
+	cr_expect(eq(i64, pipe(b), 0));
 	/* Both ready; whichever runs first deletes the other, which must
 	 * then not run in the same round. */
 	sa.other_fd = b[0];
 	sb.other_fd = a[0];
-	CHECK_EQ_I(ts_evloop_add(loop, a[0], TS_EV_READ, record, &sa), 0);
-	CHECK_EQ_I(ts_evloop_add(loop, b[0], TS_EV_READ, record, &sb), 0);
-	CHECK_EQ_I(write(a[1], "x", 1), 1);
-	CHECK_EQ_I(write(b[1], "x", 1), 1);
+	cr_expect(eq(i64, ts_evloop_add(loop, a[0], TS_EV_READ, record, &sa), 0));
+	cr_expect(eq(i64, ts_evloop_add(loop, b[0], TS_EV_READ, record, &sb), 0));
+	cr_expect(eq(i64, write(a[1], "x", 1), 1));
+	cr_expect(eq(i64, write(b[1], "x", 1), 1));
 	ts_evloop_run_once(loop, 1000);
-	CHECK_EQ_I(sa.calls + sb.calls, 1);
+	cr_expect(eq(i64, sa.calls + sb.calls, 1));
 	close(a[0]);
 	close(a[1]);
 	close(b[0]);
@@ -92,18 +94,18 @@ static void test_delete_during_dispatch(void)
 	ts_evloop_free(loop);
 }
 
-static void test_hangup_reported(void)
+Test(evloop, hangup_reported)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int p[2];
 	struct seen r = { 0, 0, -1, -1 };
 
-	CHECK_EQ_I(pipe(p), 0);
-	CHECK_EQ_I(ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0);
+	cr_expect(eq(i64, pipe(p), 0));
+	cr_expect(eq(i64, ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0));
 	close(p[1]);
 	/* The writer is gone: the reader learns it through a read event. */
-	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 1);
-	CHECK_EQ_I(r.events & TS_EV_READ, TS_EV_READ);
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 1));
+	cr_expect(eq(i64, r.events & TS_EV_READ, TS_EV_READ));
 	close(p[0]);
 	ts_evloop_free(loop);
 }
@@ -118,12 +120,12 @@ static void note_order(struct ts_evloop *loop, int fd, int events, void *arg)
 	(void)loop;
 	(void)events;
 	if (read(fd, &c, 1) != 1)
-		UNIT_FAIL("read from a ready pipe failed");
+		cr_fail("read from a ready pipe failed");
 	if (n_order < 4)
 		order[n_order++] = *(int *)arg;
 }
 
-static void test_deferred_run_last(void)
+Test(evloop, deferred_run_last)
 {
 	struct ts_evloop *loop = ts_evloop_new(1024);
 	int p[3][2];
@@ -133,30 +135,23 @@ static void test_deferred_run_last(void)
 	/* The first registered is deferred: it must run after the others,
 	 * whatever order the backend reports them in. */
 	for (int i = 0; i < 3; i++) {
-		CHECK_EQ_I(pipe(p[i]), 0);
-		CHECK_EQ_I(ts_evloop_add(loop, p[i][0], TS_EV_READ | (i == 0 ? TS_EV_DEFER : 0),
-					 note_order, &ids[i]),
-			   0);
-		CHECK_EQ_I(write(p[i][1], "x", 1), 1);
+		cr_expect(eq(i64, pipe(p[i]), 0));
+		cr_expect(eq(i64,
+			     ts_evloop_add(loop, p[i][0], TS_EV_READ | (i == 0 ? TS_EV_DEFER : 0),
+					   note_order, &ids[i]),
+			     0));
+		cr_expect(eq(i64, write(p[i][1], "x", 1), 1));
 	}
-	CHECK_EQ_I(ts_evloop_run_once(loop, 1000), 3);
-	CHECK_EQ_I(n_order, 3);
-	CHECK_EQ_I(order[2], 0);
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 3));
+	cr_expect(eq(i64, n_order, 3));
+	cr_expect(eq(i64, order[2], 0));
 	/* Deferred alone, interest off: not reported. */
-	CHECK_EQ_I(ts_evloop_set(loop, p[0][0], TS_EV_DEFER), 0);
-	CHECK_EQ_I(write(p[0][1], "x", 1), 1);
-	CHECK_EQ_I(ts_evloop_run_once(loop, 10), 0);
+	cr_expect(eq(i64, ts_evloop_set(loop, p[0][0], TS_EV_DEFER), 0));
+	cr_expect(eq(i64, write(p[0][1], "x", 1), 1));
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 10), 0));
 	for (int i = 0; i < 3; i++) {
 		close(p[i][0]);
 		close(p[i][1]);
 	}
 	ts_evloop_free(loop);
 }
-
-UNIT_SUITE(evloop_tests) = {
-	{ "evloop_deferred_run_last", test_deferred_run_last },
-	{ "evloop_read_write_and_interest", test_read_write_and_interest },
-	{ "evloop_delete_during_dispatch", test_delete_during_dispatch },
-	{ "evloop_hangup_reported", test_hangup_reported },
-	UNIT_END,
-};

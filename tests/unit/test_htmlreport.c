@@ -3,6 +3,8 @@
  * cases (nothing measured, one sample), which must hold no NaN or
  * infinity and no script. */
 #define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,26 +16,26 @@
 	do {                                                                                       \
 		double a_ = (a), b_ = (b);                                                         \
 		if (!(fabs(a_ - b_) <= 1e-9 * (fabs(b_) > 1 ? fabs(b_) : 1)))                      \
-			UNIT_FAIL("%s == %s: %.12g != %.12g", #a, #b, a_, b_);                     \
+			cr_fail("%s == %s: %.12g != %.12g", #a, #b, a_, b_);                       \
 	} while (0)
 
-static void test_html_escape(void)
+Test(htmlreport, escape)
 {
 	char buf[64];
 
-	CHECK_EQ_U(ts_html_escape(buf, sizeof buf, "a<b>&\"'c"), 27);
-	CHECK_EQ_STR(buf, "a&lt;b&gt;&amp;&quot;&#39;c");
+	cr_expect(eq(u64, ts_html_escape(buf, sizeof buf, "a<b>&\"'c"), 27));
+	cr_expect_str_eq(buf, "a&lt;b&gt;&amp;&quot;&#39;c");
 	ts_html_escape(buf, sizeof buf, "tab\there\x01");
-	CHECK_EQ_STR(buf, "tab\there&#xFFFD;");
+	cr_expect_str_eq(buf, "tab\there&#xFFFD;");
 	/* Truncated, never in the middle of an entity. */
-	CHECK_EQ_U(ts_html_escape(buf, 6, "a&b"), 7);
-	CHECK_EQ_STR(buf, "a");
-	CHECK_EQ_U(ts_html_escape(buf, 7, "a&b"), 7);
-	CHECK_EQ_STR(buf, "a&amp;");
-	CHECK_EQ_U(ts_html_escape(NULL, 0, "<<"), 8);
+	cr_expect(eq(u64, ts_html_escape(buf, 6, "a&b"), 7));
+	cr_expect_str_eq(buf, "a");
+	cr_expect(eq(u64, ts_html_escape(buf, 7, "a&b"), 7));
+	cr_expect_str_eq(buf, "a&amp;");
+	cr_expect(eq(u64, ts_html_escape(NULL, 0, "<<"), 8));
 }
 
-static void test_html_command_line(void)
+Test(htmlreport, command_line)
 {
 	char a0[] = "ping", a1[] = "-c", a2[] = "20", a3[] = "--report", a4[] = "my report.html",
 	     a5[] = "it's", a6[] = "", a7[] = "a/b-c=d";
@@ -42,15 +44,15 @@ static void test_html_command_line(void)
 	const char *want = "tsecho ping -c 20 --report 'my report.html' 'it'\\''s' '' a/b-c=d";
 	size_t n = ts_html_command_line(buf, sizeof buf, "tsecho", 8, argv);
 
-	CHECK_EQ_STR(buf, want);
-	CHECK_EQ_U(n, strlen(want));
+	cr_expect_str_eq(buf, want);
+	cr_expect(eq(u64, n, strlen(want)));
 	/* Truncated: as much as fits, NUL-terminated, the whole length told. */
-	CHECK_EQ_U(ts_html_command_line(buf, 10, "tsecho", 8, argv), strlen(want));
-	CHECK_EQ_STR(buf, "tsecho pi");
-	CHECK_EQ_U(ts_html_command_line(NULL, 0, "tsecho", 0, argv), 6);
+	cr_expect(eq(u64, ts_html_command_line(buf, 10, "tsecho", 8, argv), strlen(want)));
+	cr_expect_str_eq(buf, "tsecho pi");
+	cr_expect(eq(u64, ts_html_command_line(NULL, 0, "tsecho", 0, argv), 6));
 }
 
-static void test_html_nice_step(void)
+Test(htmlreport, nice_step)
 {
 	CHECK_NEAR(ts_html_nice_step(10, 5), 2);
 	CHECK_NEAR(ts_html_nice_step(1, 5), 0.2);
@@ -68,32 +70,32 @@ static void test_html_nice_step(void)
 	CHECK_NEAR(ts_html_nice_step(10, 0), 1);
 }
 
-static void test_html_step_decimals(void)
+Test(htmlreport, step_decimals)
 {
-	CHECK_EQ_I(ts_html_step_decimals(0.2), 1);
-	CHECK_EQ_I(ts_html_step_decimals(0.05), 2);
-	CHECK_EQ_I(ts_html_step_decimals(0.1), 1);
-	CHECK_EQ_I(ts_html_step_decimals(0.001), 3);
-	CHECK_EQ_I(ts_html_step_decimals(1), 0);
-	CHECK_EQ_I(ts_html_step_decimals(50), 0);
-	CHECK_EQ_I(ts_html_step_decimals(0), 0);
+	cr_expect(eq(i64, ts_html_step_decimals(0.2), 1));
+	cr_expect(eq(i64, ts_html_step_decimals(0.05), 2));
+	cr_expect(eq(i64, ts_html_step_decimals(0.1), 1));
+	cr_expect(eq(i64, ts_html_step_decimals(0.001), 3));
+	cr_expect(eq(i64, ts_html_step_decimals(1), 0));
+	cr_expect(eq(i64, ts_html_step_decimals(50), 0));
+	cr_expect(eq(i64, ts_html_step_decimals(0), 0));
 }
 
-static void test_html_time_unit(void)
+Test(htmlreport, time_unit)
 {
 	double ns = 0;
 
-	CHECK_EQ_STR(ts_html_time_unit(999e3, &ns), "\u00b5s");
+	cr_expect_str_eq(ts_html_time_unit(999e3, &ns), "\u00b5s");
 	CHECK_NEAR(ns, 1e3);
-	CHECK_EQ_STR(ts_html_time_unit(1e6, &ns), "ms");
+	cr_expect_str_eq(ts_html_time_unit(1e6, &ns), "ms");
 	CHECK_NEAR(ns, 1e6);
-	CHECK_EQ_STR(ts_html_time_unit(9.9e9, &ns), "ms");
-	CHECK_EQ_STR(ts_html_time_unit(1e10, &ns), "s");
+	cr_expect_str_eq(ts_html_time_unit(9.9e9, &ns), "ms");
+	cr_expect_str_eq(ts_html_time_unit(1e10, &ns), "s");
 	CHECK_NEAR(ns, 1e9);
-	CHECK_EQ_STR(ts_html_time_unit(0, &ns), "\u00b5s");
+	cr_expect_str_eq(ts_html_time_unit(0, &ns), "\u00b5s");
 }
 
-static void test_html_pct_axis(void)
+Test(htmlreport, pct_axis)
 {
 	char label[32];
 
@@ -106,24 +108,24 @@ static void test_html_pct_axis(void)
 	/* 100% and beyond the axis: its right end. */
 	CHECK_NEAR(ts_html_pct_x(1, 3), 3);
 	CHECK_NEAR(ts_html_pct_x(0.99999, 3), 3);
-	CHECK_EQ_I(ts_html_pct_x_max(0), 1);
-	CHECK_EQ_I(ts_html_pct_x_max(1), 1);
-	CHECK_EQ_I(ts_html_pct_x_max(10), 1);
-	CHECK_EQ_I(ts_html_pct_x_max(11), 2);
-	CHECK_EQ_I(ts_html_pct_x_max(100), 2);
-	CHECK_EQ_I(ts_html_pct_x_max(101), 3);
-	CHECK_EQ_I(ts_html_pct_x_max(1000000), 6);
-	CHECK_EQ_I(ts_html_pct_x_max(UINT64_MAX), 12);
+	cr_expect(eq(i64, ts_html_pct_x_max(0), 1));
+	cr_expect(eq(i64, ts_html_pct_x_max(1), 1));
+	cr_expect(eq(i64, ts_html_pct_x_max(10), 1));
+	cr_expect(eq(i64, ts_html_pct_x_max(11), 2));
+	cr_expect(eq(i64, ts_html_pct_x_max(100), 2));
+	cr_expect(eq(i64, ts_html_pct_x_max(101), 3));
+	cr_expect(eq(i64, ts_html_pct_x_max(1000000), 6));
+	cr_expect(eq(i64, ts_html_pct_x_max(UINT64_MAX), 12));
 	ts_html_pct_label(label, sizeof label, 0);
-	CHECK_EQ_STR(label, "0%");
+	cr_expect_str_eq(label, "0%");
 	ts_html_pct_label(label, sizeof label, 1);
-	CHECK_EQ_STR(label, "90%");
+	cr_expect_str_eq(label, "90%");
 	ts_html_pct_label(label, sizeof label, 2);
-	CHECK_EQ_STR(label, "99%");
+	cr_expect_str_eq(label, "99%");
 	ts_html_pct_label(label, sizeof label, 3);
-	CHECK_EQ_STR(label, "99.9%");
+	cr_expect_str_eq(label, "99.9%");
 	ts_html_pct_label(label, sizeof label, 5);
-	CHECK_EQ_STR(label, "99.999%");
+	cr_expect_str_eq(label, "99.999%");
 }
 
 /* The page for r, in a malloc'd string (caller frees), or NULL. */
@@ -138,7 +140,7 @@ static char *page_of(const struct ts_html_report *r)
 		return NULL;
 	rc = ts_html_report_write(f, r);
 	fclose(f);
-	CHECK_EQ_I(rc, 0);
+	cr_expect(eq(i64, rc, 0));
 	return text;
 }
 
@@ -153,20 +155,20 @@ static int count_of(const char *s, const char *what)
 
 static void check_page(const char *page)
 {
-	CHECK(page != NULL);
+	cr_expect(page != NULL);
 	if (!page)
 		return;
-	CHECK(strncmp(page, "<!DOCTYPE html>", 15) == 0);
-	CHECK(strstr(page, "</html>\n") != NULL);
-	CHECK(strstr(page, "<script") == NULL);
-	CHECK(strstr(page, "nan") == NULL && strstr(page, "NaN") == NULL);
-	CHECK(strstr(page, "inf") == NULL);
-	CHECK_EQ_I(count_of(page, "id=\"chart-time\""), 1);
-	CHECK_EQ_I(count_of(page, "id=\"chart-spectrum\""), 1);
-	CHECK_EQ_I(count_of(page, "id=\"chart-hist\""), 1);
+	cr_expect(strncmp(page, "<!DOCTYPE html>", 15) == 0);
+	cr_expect(strstr(page, "</html>\n") != NULL);
+	cr_expect(strstr(page, "<script") == NULL);
+	cr_expect(strstr(page, "nan") == NULL && strstr(page, "NaN") == NULL);
+	cr_expect(strstr(page, "inf") == NULL);
+	cr_expect(eq(i64, count_of(page, "id=\"chart-time\""), 1));
+	cr_expect(eq(i64, count_of(page, "id=\"chart-spectrum\""), 1));
+	cr_expect(eq(i64, count_of(page, "id=\"chart-hist\""), 1));
 }
 
-static void test_html_page_empty(void)
+Test(htmlreport, page_empty)
 {
 	struct ts_html_row rows[] = { { "Probes", NULL }, { "sent", "3" }, { "received", "0" } };
 	struct ts_html_probe lost[] = { { 0, 0, 1 }, { 1000, 0, 1 }, { 2000, 0, 1 } };
@@ -185,23 +187,23 @@ static void test_html_page_empty(void)
 
 	check_page(page);
 	/* No probe, no latency: three figures that say so, no <svg>. */
-	CHECK_EQ_I(page ? count_of(page, "Nothing to chart") : 0, 3);
-	CHECK_EQ_I(page ? count_of(page, "<svg") : 1, 0);
-	CHECK(page && strstr(page, "tsecho ping --report &#39;a&amp;b&#39;"));
-	CHECK(page && strstr(page, "<title>t&lt;1&gt;</title>"));
+	cr_expect(eq(i64, page ? count_of(page, "Nothing to chart") : 0, 3));
+	cr_expect(eq(i64, page ? count_of(page, "<svg") : 1, 0));
+	cr_expect(page && strstr(page, "tsecho ping --report &#39;a&amp;b&#39;"));
+	cr_expect(page && strstr(page, "<title>t&lt;1&gt;</title>"));
 	free(page);
 	/* Only lost probes: a time chart of red ticks, still nothing else. */
 	r.probes = lost;
 	r.n_probes = 3;
 	page = page_of(&r);
 	check_page(page);
-	CHECK_EQ_I(page ? count_of(page, "<svg") : 0, 1);
-	CHECK_EQ_I(page ? count_of(page, "Nothing to chart") : 0, 2);
+	cr_expect(eq(i64, page ? count_of(page, "<svg") : 0, 1));
+	cr_expect(eq(i64, page ? count_of(page, "Nothing to chart") : 0, 2));
 	free(page);
 	ts_hist_free(h);
 }
 
-static void test_html_page_one_sample(void)
+Test(htmlreport, page_one_sample)
 {
 	struct ts_html_probe one = { 0, 250000, 0 };
 	struct ts_html_interval iv = { .end_ns = 0, .length_ns = 0, .messages = 0 };
@@ -218,9 +220,9 @@ static void test_html_page_one_sample(void)
 	ts_hist_record(h, 250000);
 	page = page_of(&r);
 	check_page(page);
-	CHECK_EQ_I(page ? count_of(page, "<svg") : 0, 3);
-	CHECK_EQ_I(page ? count_of(page, "<circle") : 0, 1);
-	CHECK_EQ_I(page ? count_of(page, "<rect") : 0, 1);
+	cr_expect(eq(i64, page ? count_of(page, "<svg") : 0, 3));
+	cr_expect(eq(i64, page ? count_of(page, "<circle") : 0, 1));
+	cr_expect(eq(i64, page ? count_of(page, "<rect") : 0, 1));
 	free(page);
 	/* A zero latency and an interval of no length or message. */
 	ts_hist_reset(h);
@@ -230,19 +232,7 @@ static void test_html_page_one_sample(void)
 	r.n_intervals = 1;
 	page = page_of(&r);
 	check_page(page);
-	CHECK_EQ_I(page ? count_of(page, "<svg") : 0, 3);
+	cr_expect(eq(i64, page ? count_of(page, "<svg") : 0, 3));
 	free(page);
 	ts_hist_free(h);
 }
-
-UNIT_SUITE(htmlreport_tests) = {
-	{ "html_escape", test_html_escape },
-	{ "html_command_line", test_html_command_line },
-	{ "html_nice_step", test_html_nice_step },
-	{ "html_step_decimals", test_html_step_decimals },
-	{ "html_time_unit", test_html_time_unit },
-	{ "html_pct_axis", test_html_pct_axis },
-	{ "html_page_empty", test_html_page_empty },
-	{ "html_page_one_sample", test_html_page_one_sample },
-	UNIT_END,
-};

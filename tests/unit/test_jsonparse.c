@@ -1,6 +1,8 @@
 /* The JSON parser: every value type, nesting, escapes, the number grammar,
  * error positions, truncation at every length, the depth limit and the
  * accessors. */
+#include "config.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -28,7 +30,7 @@ static struct ts_jv *parse(const char *s)
 	struct ts_jv *v = parse_n(s, strlen(s), err, sizeof err);
 
 	if (!v)
-		UNIT_FAIL("parsing '%s': %s", s, err);
+		cr_fail("parsing '%s': %s", s, err);
 	return v;
 }
 
@@ -45,40 +47,40 @@ static int rejects(const char *s, size_t len)
 	return strncmp(err, "line ", 5) == 0 && !strchr(err, '\n');
 }
 
-#define CHECK_REJECTS(s) CHECK(rejects(s, sizeof(s) - 1))
+#define CHECK_REJECTS(s) cr_expect(rejects(s, sizeof(s) - 1), "accepted: %s", s)
 
-static void test_scalars(void)
+Test(jsonparse, scalars)
 {
 	struct ts_jv *v;
 
 	if ((v = parse(" null "))) {
-		CHECK_EQ_I(v->type, TS_JV_NULL);
+		cr_expect(eq(i64, v->type, TS_JV_NULL));
 		ts_jv_free(v);
 	}
 	if ((v = parse("true"))) {
-		CHECK_EQ_I(v->type, TS_JV_BOOL);
-		CHECK_EQ_I(v->boolean, 1);
+		cr_expect(eq(i64, v->type, TS_JV_BOOL));
+		cr_expect(eq(i64, v->boolean, 1));
 		ts_jv_free(v);
 	}
 	if ((v = parse("\t\r\nfalse\n"))) {
-		CHECK_EQ_I(v->type, TS_JV_BOOL);
-		CHECK_EQ_I(v->boolean, 0);
+		cr_expect(eq(i64, v->type, TS_JV_BOOL));
+		cr_expect(eq(i64, v->boolean, 0));
 		ts_jv_free(v);
 	}
 	if ((v = parse("42"))) {
-		CHECK_EQ_I(v->type, TS_JV_NUM);
-		CHECK(v->num == 42.0);
+		cr_expect(eq(i64, v->type, TS_JV_NUM));
+		cr_expect(v->num == 42.0);
 		ts_jv_free(v);
 	}
 	if ((v = parse("\"hi\""))) {
-		CHECK_EQ_I(v->type, TS_JV_STR);
-		CHECK_EQ_STR(v->str, "hi");
-		CHECK_EQ_U(v->str_len, 2);
+		cr_expect(eq(i64, v->type, TS_JV_STR));
+		cr_expect_str_eq(v->str, "hi");
+		cr_expect(eq(u64, v->str_len, 2));
 		ts_jv_free(v);
 	}
 	if ((v = parse("\"\""))) {
-		CHECK_EQ_STR(v->str, "");
-		CHECK_EQ_U(v->str_len, 0);
+		cr_expect_str_eq(v->str, "");
+		cr_expect(eq(u64, v->str_len, 0));
 		ts_jv_free(v);
 	}
 	CHECK_REJECTS("nul");
@@ -97,7 +99,7 @@ static void test_scalars(void)
 	CHECK_REJECTS("\0");
 }
 
-static void test_nesting(void)
+Test(jsonparse, nesting)
 {
 	const char *doc = "{\"a\": [1, {\"b\": null}, []], \"c\": {}, \"d\": \"x\"}";
 	struct ts_jv *v = parse(doc);
@@ -105,26 +107,26 @@ static void test_nesting(void)
 
 	if (!v)
 		return;
-	CHECK_EQ_I(v->type, TS_JV_OBJ);
-	CHECK_EQ_U(v->n, 3);
-	CHECK_EQ_STR(v->keys[0], "a");
-	CHECK_EQ_STR(v->keys[1], "c");
-	CHECK_EQ_STR(v->keys[2], "d");
+	cr_expect(eq(i64, v->type, TS_JV_OBJ));
+	cr_expect(eq(u64, v->n, 3));
+	cr_expect_str_eq(v->keys[0], "a");
+	cr_expect_str_eq(v->keys[1], "c");
+	cr_expect_str_eq(v->keys[2], "d");
 	a = &v->items[0];
-	CHECK_EQ_I(a->type, TS_JV_ARR);
-	CHECK_EQ_U(a->n, 3);
-	CHECK(a->keys == NULL);
+	cr_expect(eq(i64, a->type, TS_JV_ARR));
+	cr_expect(eq(u64, a->n, 3));
+	cr_expect(a->keys == NULL);
 	if (a->n == 3) {
-		CHECK(a->items[0].type == TS_JV_NUM && a->items[0].num == 1.0);
+		cr_expect(a->items[0].type == TS_JV_NUM && a->items[0].num == 1.0);
 		b = ts_jv_get(&a->items[1], "b");
-		CHECK(b && b->type == TS_JV_NULL);
-		CHECK_EQ_I(a->items[2].type, TS_JV_ARR);
-		CHECK_EQ_U(a->items[2].n, 0);
-		CHECK(a->items[2].items == NULL);
+		cr_expect(b && b->type == TS_JV_NULL);
+		cr_expect(eq(i64, a->items[2].type, TS_JV_ARR));
+		cr_expect(eq(u64, a->items[2].n, 0));
+		cr_expect(a->items[2].items == NULL);
 	}
-	CHECK_EQ_I(v->items[1].type, TS_JV_OBJ);
-	CHECK_EQ_U(v->items[1].n, 0);
-	CHECK_EQ_STR(v->items[2].str, "x");
+	cr_expect(eq(i64, v->items[1].type, TS_JV_OBJ));
+	cr_expect(eq(u64, v->items[1].n, 0));
+	cr_expect_str_eq(v->items[2].str, "x");
 	ts_jv_free(v);
 
 	CHECK_REJECTS("[1,]");
@@ -149,11 +151,11 @@ static void check_str(const char *s, const char *want, size_t n)
 		return;
 	if (v->type != TS_JV_STR || v->str_len != n || memcmp(v->str, want, n) != 0 ||
 	    v->str[n] != '\0')
-		UNIT_FAIL("%s: wrong string (%zu bytes)", s, v->str_len);
+		cr_fail("%s: wrong string (%zu bytes)", s, v->str_len);
 	ts_jv_free(v);
 }
 
-static void test_escapes(void)
+Test(jsonparse, escapes)
 {
 	check_str("\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\/\b\f\n\r\t", 8);
 	check_str("\"caf\\u00e9\"", "caf\xc3\xa9", 5);
@@ -211,11 +213,11 @@ static void check_num(const char *s, double want)
 	if (!v)
 		return;
 	if (ts_jv_num(v, &d) != 0 || d != want || signbit(d) != signbit(want))
-		UNIT_FAIL("%s: got %.17g, want %.17g", s, d, want);
+		cr_fail("%s: got %.17g, want %.17g", s, d, want);
 	ts_jv_free(v);
 }
 
-static void test_numbers(void)
+Test(jsonparse, numbers)
 {
 	char long_num[TS_JV_NUM_LEN_MAX + 2];
 
@@ -259,50 +261,60 @@ static void test_numbers(void)
 	check_num(long_num, strtod(long_num, NULL));
 	long_num[TS_JV_NUM_LEN_MAX] = '1';
 	long_num[TS_JV_NUM_LEN_MAX + 1] = '\0';
-	CHECK(rejects(long_num, strlen(long_num)));
+	cr_expect(rejects(long_num, strlen(long_num)));
 }
 
 /* Messages name the line and column of the first bad byte. */
-static void test_error_position(void)
+static const struct {
+	const char *doc;
+	const char *err;
+} error_cases[] = {
+	{ "{\n  \"a\" 1\n}", "line 2, column 7: expected ':'" },
+	{ "[1,\n\n  x]", "line 3, column 3: expected a value" },
+	{ "[1 2]", "line 1, column 4: expected ',' or ']'" },
+	{ "[1", "line 1, column 3: unexpected end of input" },
+	{ "01", "line 1, column 2: leading zero in number" },
+	{ "[1ex]", "line 1, column 4: expected a digit in exponent" },
+	{ "-", "line 1, column 2: unexpected end of input" },
+	{ "{} x", "line 1, column 4: unexpected data after the value" },
+	{ "\"ab\\q\"", "line 1, column 4: invalid escape in string" },
+	{ "\"\\ud800\"", "line 1, column 2: lone surrogate in \\u escape" },
+	{ "\"a\nb\"", "line 1, column 3: control character in string" },
+	{ "", "line 1, column 1: unexpected end of input" },
+};
+
+ParameterizedTestParameters(jsonparse, error_position)
 {
-	static const struct {
-		const char *doc;
-		const char *err;
-	} cases[] = {
-		{ "{\n  \"a\" 1\n}", "line 2, column 7: expected ':'" },
-		{ "[1,\n\n  x]", "line 3, column 3: expected a value" },
-		{ "[1 2]", "line 1, column 4: expected ',' or ']'" },
-		{ "[1", "line 1, column 3: unexpected end of input" },
-		{ "01", "line 1, column 2: leading zero in number" },
-		{ "[1ex]", "line 1, column 4: expected a digit in exponent" },
-		{ "-", "line 1, column 2: unexpected end of input" },
-		{ "{} x", "line 1, column 4: unexpected data after the value" },
-		{ "\"ab\\q\"", "line 1, column 4: invalid escape in string" },
-		{ "\"\\ud800\"", "line 1, column 2: lone surrogate in \\u escape" },
-		{ "\"a\nb\"", "line 1, column 3: control character in string" },
-		{ "", "line 1, column 1: unexpected end of input" },
-	};
+	TS_TABLE_ROWS(error_cases);
+}
+
+ParameterizedTest(size_t *row, jsonparse, error_position)
+{
+	const char *doc = error_cases[*row].doc;
+	char err[128];
+	struct ts_jv *v = parse_n(doc, strlen(doc), err, sizeof err);
+
+	cr_expect(v == NULL, "accepted: %s", doc);
+	ts_jv_free(v);
+	cr_expect_str_eq(err, error_cases[*row].err);
+}
+
+/* err: NULL with no room, truncated when short, cleared on success. */
+Test(jsonparse, error_buffer)
+{
 	char err[128];
 
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct ts_jv *v = parse_n(cases[i].doc, strlen(cases[i].doc), err, sizeof err);
-		CHECK(v == NULL);
-		ts_jv_free(v);
-		CHECK_EQ_STR(err, cases[i].err);
-	}
-
-	/* err: NULL with no room, truncated when short, cleared on success. */
-	CHECK(parse_n("[", 1, NULL, 0) == NULL);
+	cr_expect(parse_n("[", 1, NULL, 0) == NULL);
 	memset(err, 'x', sizeof err);
-	CHECK(parse_n("[", 1, err, 8) == NULL);
-	CHECK_EQ_STR(err, "line 1,");
+	cr_expect(parse_n("[", 1, err, 8) == NULL);
+	cr_expect_str_eq(err, "line 1,");
 	ts_jv_free(parse_n("[]", 2, err, sizeof err));
-	CHECK_EQ_STR(err, "");
+	cr_expect_str_eq(err, "");
 }
 
 /* Every proper prefix of a valid document is rejected, each parsed from
  * an exact-size allocation. */
-static void test_truncation(void)
+Test(jsonparse, truncation)
 {
 	static const char doc[] = "{\"schema\":1,\"host\":\"caf\\u00e9 \\ud83d\\ude00 \xc3\xa9\","
 				  "\"ok\":[true,false,null],\"rtt\":{\"min\":-0.5e-3,\"n\":12345},"
@@ -315,14 +327,14 @@ static void test_truncation(void)
 		err[0] = '\0';
 		v = parse_n(doc, k, err, sizeof err);
 		if (v) {
-			UNIT_FAIL("prefix of %zu bytes accepted", k);
+			cr_fail("prefix of %zu bytes accepted", k);
 			ts_jv_free(v);
 		} else if (strncmp(err, "line 1, column ", 15) != 0) {
-			UNIT_FAIL("prefix of %zu bytes: bad message '%s'", k, err);
+			cr_fail("prefix of %zu bytes: bad message '%s'", k, err);
 		}
 	}
 	v = parse_n(doc, len, err, sizeof err);
-	CHECK(v != NULL);
+	cr_expect(v != NULL);
 	ts_jv_free(v);
 }
 
@@ -345,7 +357,7 @@ static char *nested(int n, int objects)
 	return s;
 }
 
-static void test_depth(void)
+Test(jsonparse, depth)
 {
 	char err[128];
 
@@ -355,22 +367,22 @@ static void test_depth(void)
 		struct ts_jv *v;
 
 		if (!ok || !deep) {
-			UNIT_FAIL("out of memory");
+			cr_fail("out of memory");
 		} else {
 			v = parse(ok);
-			CHECK(v != NULL);
+			cr_expect(v != NULL);
 			ts_jv_free(v);
 			v = parse_n(deep, strlen(deep), err, sizeof err);
-			CHECK(v == NULL);
+			cr_expect(v == NULL);
 			ts_jv_free(v);
-			CHECK(strstr(err, "nested too deeply") != NULL);
+			cr_expect(strstr(err, "nested too deeply") != NULL);
 		}
 		free(ok);
 		free(deep);
 	}
 }
 
-static void test_get(void)
+Test(jsonparse, get)
 {
 	struct ts_jv *v = parse("{\"a\":1,\"b\":{\"c\":\"x\"},\"a\":2,\"\":3}");
 	const struct ts_jv *m;
@@ -379,19 +391,19 @@ static void test_get(void)
 	if (!v)
 		return;
 	m = ts_jv_get(v, "a");
-	CHECK(m && ts_jv_num(m, &d) == 0 && d == 1.0); /* the first of duplicates */
-	CHECK_EQ_U(v->n, 4);
+	cr_expect(m && ts_jv_num(m, &d) == 0 && d == 1.0); /* the first of duplicates */
+	cr_expect(eq(u64, v->n, 4));
 	m = ts_jv_get(ts_jv_get(v, "b"), "c");
-	CHECK(m && m->type == TS_JV_STR);
+	cr_expect(m && m->type == TS_JV_STR);
 	m = ts_jv_get(v, "");
-	CHECK(m && ts_jv_num(m, &d) == 0 && d == 3.0);
-	CHECK(ts_jv_get(v, "z") == NULL);
-	CHECK(ts_jv_get(v, "A") == NULL);
-	CHECK(ts_jv_get(&v->items[0], "a") == NULL); /* not an object */
-	CHECK(ts_jv_get(NULL, "a") == NULL);
-	CHECK(ts_jv_get(ts_jv_get(v, "nope"), "c") == NULL);
-	CHECK(ts_jv_num(ts_jv_get(v, "b"), &d) == -1);
-	CHECK(ts_jv_num(NULL, &d) == -1);
+	cr_expect(m && ts_jv_num(m, &d) == 0 && d == 3.0);
+	cr_expect(ts_jv_get(v, "z") == NULL);
+	cr_expect(ts_jv_get(v, "A") == NULL);
+	cr_expect(ts_jv_get(&v->items[0], "a") == NULL); /* not an object */
+	cr_expect(ts_jv_get(NULL, "a") == NULL);
+	cr_expect(ts_jv_get(ts_jv_get(v, "nope"), "c") == NULL);
+	cr_expect(ts_jv_num(ts_jv_get(v, "b"), &d) == -1);
+	cr_expect(ts_jv_num(NULL, &d) == -1);
 	ts_jv_free(v);
 	ts_jv_free(NULL);
 }
@@ -409,44 +421,44 @@ static int u64_of(const char *s, uint64_t *out)
 	return r;
 }
 
-static void test_u64(void)
+Test(jsonparse, u64)
 {
 	const uint64_t two53 = (uint64_t)1 << 53;
 	uint64_t u = 0;
 
-	CHECK_EQ_I(u64_of("0", &u), 0);
-	CHECK_EQ_U(u, 0);
-	CHECK_EQ_I(u64_of("42", &u), 0);
-	CHECK_EQ_U(u, 42);
-	CHECK_EQ_I(u64_of("1e3", &u), 0);
-	CHECK_EQ_U(u, 1000);
-	CHECK_EQ_I(u64_of("2.0", &u), 0);
-	CHECK_EQ_U(u, 2);
+	cr_expect(eq(i64, u64_of("0", &u), 0));
+	cr_expect(eq(u64, u, 0));
+	cr_expect(eq(i64, u64_of("42", &u), 0));
+	cr_expect(eq(u64, u, 42));
+	cr_expect(eq(i64, u64_of("1e3", &u), 0));
+	cr_expect(eq(u64, u, 1000));
+	cr_expect(eq(i64, u64_of("2.0", &u), 0));
+	cr_expect(eq(u64, u, 2));
 	u = 7;
-	CHECK_EQ_I(u64_of("-0", &u), 0);
-	CHECK_EQ_U(u, 0);
-	CHECK_EQ_I(u64_of("9007199254740992", &u), 0); /* 2^53 */
-	CHECK_EQ_U(u, two53);
+	cr_expect(eq(i64, u64_of("-0", &u), 0));
+	cr_expect(eq(u64, u, 0));
+	cr_expect(eq(i64, u64_of("9007199254740992", &u), 0)); /* 2^53 */
+	cr_expect(eq(u64, u, two53));
 	/* 2^53 + 1 is not a double: strtod rounds it to 2^53 (documented). */
-	CHECK_EQ_I(u64_of("9007199254740993", &u), 0);
-	CHECK_EQ_U(u, two53);
+	cr_expect(eq(i64, u64_of("9007199254740993", &u), 0));
+	cr_expect(eq(u64, u, two53));
 	u = 7;
-	CHECK_EQ_I(u64_of("9007199254740994", &u), -1); /* 2^53 + 2 */
-	CHECK_EQ_I(u64_of("18446744073709551616", &u), -1);
-	CHECK_EQ_I(u64_of("1e300", &u), -1);
-	CHECK_EQ_I(u64_of("-1", &u), -1);
-	CHECK_EQ_I(u64_of("1.5", &u), -1);
-	CHECK_EQ_I(u64_of("0.5", &u), -1);
-	CHECK_EQ_I(u64_of("-1e-300", &u), -1);
-	CHECK_EQ_I(u64_of("\"5\"", &u), -1);
-	CHECK_EQ_I(u64_of("true", &u), -1);
-	CHECK_EQ_I(u64_of("null", &u), -1);
-	CHECK_EQ_U(u, 7);
-	CHECK(ts_jv_u64(NULL, &u) == -1);
+	cr_expect(eq(i64, u64_of("9007199254740994", &u), -1)); /* 2^53 + 2 */
+	cr_expect(eq(i64, u64_of("18446744073709551616", &u), -1));
+	cr_expect(eq(i64, u64_of("1e300", &u), -1));
+	cr_expect(eq(i64, u64_of("-1", &u), -1));
+	cr_expect(eq(i64, u64_of("1.5", &u), -1));
+	cr_expect(eq(i64, u64_of("0.5", &u), -1));
+	cr_expect(eq(i64, u64_of("-1e-300", &u), -1));
+	cr_expect(eq(i64, u64_of("\"5\"", &u), -1));
+	cr_expect(eq(i64, u64_of("true", &u), -1));
+	cr_expect(eq(i64, u64_of("null", &u), -1));
+	cr_expect(eq(u64, u, 7));
+	cr_expect(ts_jv_u64(NULL, &u) == -1);
 }
 
 /* The shape tsecho merge reads. */
-static void test_result_shape(void)
+Test(jsonparse, result_shape)
 {
 	struct ts_jv *v =
 	    parse("{\"schema\":1,\"histogram\":{\"counts\":[[0,1],[2048,5]]},\"extra\":[]}");
@@ -455,29 +467,15 @@ static void test_result_shape(void)
 
 	if (!v)
 		return;
-	CHECK_EQ_I(ts_jv_u64(ts_jv_get(v, "schema"), &schema), 0);
-	CHECK_EQ_U(schema, 1);
+	cr_expect(eq(i64, ts_jv_u64(ts_jv_get(v, "schema"), &schema), 0));
+	cr_expect(eq(u64, schema, 1));
 	counts = ts_jv_get(ts_jv_get(v, "histogram"), "counts");
-	CHECK(counts && counts->type == TS_JV_ARR && counts->n == 2);
+	cr_expect(counts && counts->type == TS_JV_ARR && counts->n == 2);
 	if (counts && counts->n == 2 && counts->items[1].n == 2) {
-		CHECK_EQ_I(ts_jv_u64(&counts->items[1].items[0], &lo), 0);
-		CHECK_EQ_I(ts_jv_u64(&counts->items[1].items[1], &n), 0);
-		CHECK_EQ_U(lo, 2048);
-		CHECK_EQ_U(n, 5);
+		cr_expect(eq(i64, ts_jv_u64(&counts->items[1].items[0], &lo), 0));
+		cr_expect(eq(i64, ts_jv_u64(&counts->items[1].items[1], &n), 0));
+		cr_expect(eq(u64, lo, 2048));
+		cr_expect(eq(u64, n, 5));
 	}
 	ts_jv_free(v);
 }
-
-UNIT_SUITE(jsonparse_tests) = {
-	{ "jsonparse_scalars", test_scalars },
-	{ "jsonparse_nesting", test_nesting },
-	{ "jsonparse_escapes", test_escapes },
-	{ "jsonparse_numbers", test_numbers },
-	{ "jsonparse_error_position", test_error_position },
-	{ "jsonparse_truncation", test_truncation },
-	{ "jsonparse_depth", test_depth },
-	{ "jsonparse_get", test_get },
-	{ "jsonparse_u64", test_u64 },
-	{ "jsonparse_result_shape", test_result_shape },
-	UNIT_END,
-};

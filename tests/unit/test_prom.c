@@ -1,5 +1,7 @@
 /* The Prometheus text writer: label escaping, number spelling, cumulative
  * histograms and the sticky error. */
+#include "config.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -18,43 +20,44 @@ static const char *page(struct ts_buf *b, char *copy, size_t cap)
 	return copy;
 }
 
-static void test_label_escaping(void)
+Test(prom, label_escaping)
 {
 	char labels[128] = "";
 
-	CHECK_EQ_I(ts_prom_label(labels, sizeof labels, "a", "plain"), 0);
-	CHECK_EQ_STR(labels, "a=\"plain\"");
+	cr_expect(eq(i64, ts_prom_label(labels, sizeof labels, "a", "plain"), 0));
+	cr_expect_str_eq(labels, "a=\"plain\"");
 	/* Backslash, quote and newline are escaped; nothing else is. */
-	CHECK_EQ_I(ts_prom_label(labels, sizeof labels, "b", "x\\y\"z\nw\tv"), 0);
-	CHECK_EQ_STR(labels, "a=\"plain\",b=\"x\\\\y\\\"z\\nw\tv\"");
-	CHECK_EQ_I(ts_prom_label(labels, sizeof labels, "c", ""), 0);
-	CHECK_EQ_STR(labels, "a=\"plain\",b=\"x\\\\y\\\"z\\nw\tv\",c=\"\"");
+	cr_expect(eq(i64, ts_prom_label(labels, sizeof labels, "b", "x\\y\"z\nw\tv"), 0));
+	cr_expect_str_eq(labels, "a=\"plain\",b=\"x\\\\y\\\"z\\nw\tv\"");
+	cr_expect(eq(i64, ts_prom_label(labels, sizeof labels, "c", ""), 0));
+	cr_expect_str_eq(labels, "a=\"plain\",b=\"x\\\\y\\\"z\\nw\tv\",c=\"\"");
 }
 
-static void test_label_full_leaves_buffer(void)
+Test(prom, label_full_leaves_buffer)
 {
 	char labels[32] = "";
 
-	CHECK_EQ_I(ts_prom_label(labels, sizeof labels, "kind", "io"), 0);
-	CHECK_EQ_STR(labels, "kind=\"io\"");
+	cr_expect(eq(i64, ts_prom_label(labels, sizeof labels, "kind", "io"), 0));
+	cr_expect_str_eq(labels, "kind=\"io\"");
 	/* Too long for what is left: -ENOBUFS and the text as it was. */
-	CHECK_EQ_I(ts_prom_label(labels, sizeof labels, "reason", "far too long a value"),
-		   -ENOBUFS);
-	CHECK_EQ_STR(labels, "kind=\"io\"");
+	cr_expect(eq(i64, ts_prom_label(labels, sizeof labels, "reason", "far too long a value"),
+		     -ENOBUFS));
+	cr_expect_str_eq(labels, "kind=\"io\"");
 	/* The name alone does not fit either. */
-	CHECK_EQ_I(ts_prom_label(labels, sizeof labels, "a_rather_long_label_name", "v"), -ENOBUFS);
-	CHECK_EQ_STR(labels, "kind=\"io\"");
+	cr_expect(eq(i64, ts_prom_label(labels, sizeof labels, "a_rather_long_label_name", "v"),
+		     -ENOBUFS));
+	cr_expect_str_eq(labels, "kind=\"io\"");
 	/* An escape that would not fit counts as two bytes, not one. */
 	char tight[9] = "";
-	CHECK_EQ_I(ts_prom_label(tight, sizeof tight, "k", "a\"b\""), -ENOBUFS);
-	CHECK_EQ_STR(tight, "");
-	CHECK_EQ_I(ts_prom_label(tight, sizeof tight, "k", "abc"), 0);
-	CHECK_EQ_STR(tight, "k=\"abc\"");
+	cr_expect(eq(i64, ts_prom_label(tight, sizeof tight, "k", "a\"b\""), -ENOBUFS));
+	cr_expect_str_eq(tight, "");
+	cr_expect(eq(i64, ts_prom_label(tight, sizeof tight, "k", "abc"), 0));
+	cr_expect_str_eq(tight, "k=\"abc\"");
 }
 
 /* Exactly full: the text, its closing quote and the NUL take every byte,
  * and not one more. */
-static void test_label_exact_fit_stays_in_bounds(void)
+Test(prom, label_exact_fit_stays_in_bounds)
 {
 	char mem[16];
 
@@ -64,20 +67,20 @@ static void test_label_exact_fit_stays_in_bounds(void)
 		/* ab="" and a NUL is 6 bytes, as is a="b" and a NUL. */
 		int want = cap >= 6 ? 0 : -ENOBUFS;
 		int rc = ts_prom_label(mem, cap, "ab", "");
-		CHECK_EQ_I(rc, want);
-		CHECK_EQ_STR(mem, rc == 0 ? "ab=\"\"" : "");
+		cr_expect(eq(i64, rc, want));
+		cr_expect_str_eq(mem, rc == 0 ? "ab=\"\"" : "");
 		if (mem[cap] != 'X')
-			UNIT_FAIL("cap %zu: byte %zu past the buffer written", cap, cap);
+			cr_fail("cap %zu: byte %zu past the buffer written", cap, cap);
 		memset(mem, 'X', sizeof mem);
 		mem[0] = '\0';
 		rc = ts_prom_label(mem, cap, "a", "b");
-		CHECK_EQ_I(rc, want);
+		cr_expect(eq(i64, rc, want));
 		if (mem[cap] != 'X')
-			UNIT_FAIL("cap %zu: byte %zu past the buffer written", cap, cap);
+			cr_fail("cap %zu: byte %zu past the buffer written", cap, cap);
 	}
 }
 
-static void test_family_and_samples(void)
+Test(prom, family_and_samples)
 {
 	struct ts_buf b = { 0 };
 	struct ts_prom p;
@@ -90,10 +93,10 @@ static void test_family_and_samples(void)
 	ts_prom_sample_u64(&p, "x_total", labels, UINT64_MAX);
 	ts_prom_sample_u64(&p, "x_total", NULL, 0);
 	ts_prom_sample_u64(&p, "x_total", "", 7);
-	CHECK_EQ_I(ts_prom_end(&p), 0);
-	CHECK_EQ_STR(page(&b, text, sizeof text),
-		     "# HELP x_total Things.\n# TYPE x_total counter\n"
-		     "x_total{kind=\"a\"} 18446744073709551615\nx_total 0\nx_total 7\n");
+	cr_expect(eq(i64, ts_prom_end(&p), 0));
+	cr_expect_str_eq(page(&b, text, sizeof text),
+			 "# HELP x_total Things.\n# TYPE x_total counter\n"
+			 "x_total{kind=\"a\"} 18446744073709551615\nx_total 0\nx_total 7\n");
 	ts_buf_free(&b);
 }
 
@@ -105,36 +108,36 @@ static const char *spelled(double v, char *text, size_t cap)
 
 	ts_prom_begin(&p, &b, 4096);
 	ts_prom_sample(&p, "v", NULL, v);
-	CHECK_EQ_I(ts_prom_end(&p), 0);
+	cr_expect(eq(i64, ts_prom_end(&p), 0));
 	page(&b, text, cap);
 	ts_buf_free(&b);
 	return text;
 }
 
-static void test_float_spelling(void)
+Test(prom, float_spelling)
 {
 	char text[64];
 
-	CHECK_EQ_STR(spelled(1e-06, text, sizeof text), "v 1e-06\n");
-	CHECK_EQ_STR(spelled(0.0001, text, sizeof text), "v 0.0001\n");
-	CHECK_EQ_STR(spelled(1, text, sizeof text), "v 1\n");
-	CHECK_EQ_STR(spelled(0, text, sizeof text), "v 0\n");
-	CHECK_EQ_STR(spelled(0.1, text, sizeof text), "v 0.1\n");
-	CHECK_EQ_STR(spelled(-2.5, text, sizeof text), "v -2.5\n");
-	CHECK_EQ_STR(spelled(INFINITY, text, sizeof text), "v +Inf\n");
-	CHECK_EQ_STR(spelled(-INFINITY, text, sizeof text), "v -Inf\n");
-	CHECK_EQ_STR(spelled(NAN, text, sizeof text), "v NaN\n");
+	cr_expect_str_eq(spelled(1e-06, text, sizeof text), "v 1e-06\n");
+	cr_expect_str_eq(spelled(0.0001, text, sizeof text), "v 0.0001\n");
+	cr_expect_str_eq(spelled(1, text, sizeof text), "v 1\n");
+	cr_expect_str_eq(spelled(0, text, sizeof text), "v 0\n");
+	cr_expect_str_eq(spelled(0.1, text, sizeof text), "v 0.1\n");
+	cr_expect_str_eq(spelled(-2.5, text, sizeof text), "v -2.5\n");
+	cr_expect_str_eq(spelled(INFINITY, text, sizeof text), "v +Inf\n");
+	cr_expect_str_eq(spelled(-INFINITY, text, sizeof text), "v -Inf\n");
+	cr_expect_str_eq(spelled(NAN, text, sizeof text), "v NaN\n");
 	/* A time in seconds with nanoseconds needs more than 15 digits; what
 	 * is printed reads back as the same double. */
 	double t = 1795579710.8233931;
 	spelled(t, text, sizeof text);
-	CHECK(strtod(text + 2, NULL) == t);
-	CHECK_EQ_STR(spelled(0.1 + 0.2, text, sizeof text), "v 0.30000000000000004\n");
+	cr_expect(strtod(text + 2, NULL) == t);
+	cr_expect_str_eq(spelled(0.1 + 0.2, text, sizeof text), "v 0.30000000000000004\n");
 }
 
 static const double bounds_s[] = { 1e-6, 1e-3, 1 };
 
-static void test_histogram_cumulative(void)
+Test(prom, histogram_cumulative)
 {
 	uint64_t counts[4] = { 0 };
 	struct ts_prom_hist h = { .bounds_s = bounds_s, .n_bounds = 3, .counts = counts };
@@ -149,39 +152,39 @@ static void test_histogram_cumulative(void)
 	ts_prom_hist_observe(&h, 1);
 	ts_prom_hist_observe(&h, 1.5);
 	ts_prom_hist_observe(&h, 1.5);
-	CHECK_EQ_U(counts[0], 2);
-	CHECK_EQ_U(counts[1], 1);
-	CHECK_EQ_U(counts[2], 1);
-	CHECK_EQ_U(counts[3], 2);
-	CHECK_EQ_U(h.count, 6);
+	cr_expect(eq(u64, counts[0], 2));
+	cr_expect(eq(u64, counts[1], 1));
+	cr_expect(eq(u64, counts[2], 1));
+	cr_expect(eq(u64, counts[3], 2));
+	cr_expect(eq(u64, h.count, 6));
 
 	ts_prom_begin(&p, &b, 4096);
 	ts_prom_histogram(&p, "r_seconds", NULL, &h);
-	CHECK_EQ_I(ts_prom_end(&p), 0);
+	cr_expect(eq(i64, ts_prom_end(&p), 0));
 	page(&b, text, sizeof text);
 	const char *want_buckets = "r_seconds_bucket{le=\"1e-06\"} 2\n"
 				   "r_seconds_bucket{le=\"0.001\"} 3\n"
 				   "r_seconds_bucket{le=\"1\"} 4\n"
 				   "r_seconds_bucket{le=\"+Inf\"} 6\n"
 				   "r_seconds_sum ";
-	CHECK(strncmp(text, want_buckets, strlen(want_buckets)) == 0);
+	cr_expect(strncmp(text, want_buckets, strlen(want_buckets)) == 0);
 	if (strncmp(text, want_buckets, strlen(want_buckets)) != 0)
-		UNIT_FAIL("page:\n%s", text);
-	CHECK(strstr(text, "\nr_seconds_count 6\n") != NULL);
+		cr_fail("page:\n%s", text);
+	cr_expect(strstr(text, "\nr_seconds_count 6\n") != NULL);
 	ts_buf_free(&b);
 
 	/* With labels: le comes last, after a comma. */
 	ts_prom_begin(&p, &b, 4096);
 	ts_prom_histogram(&p, "r_seconds", "proto=\"udp\"", &h);
-	CHECK_EQ_I(ts_prom_end(&p), 0);
+	cr_expect(eq(i64, ts_prom_end(&p), 0));
 	page(&b, text, sizeof text);
-	CHECK(strstr(text, "r_seconds_bucket{proto=\"udp\",le=\"+Inf\"} 6\n") != NULL);
-	CHECK(strstr(text, "r_seconds_count{proto=\"udp\"} 6\n") != NULL);
-	CHECK(strstr(text, "r_seconds_sum{proto=\"udp\"} ") != NULL);
+	cr_expect(strstr(text, "r_seconds_bucket{proto=\"udp\",le=\"+Inf\"} 6\n") != NULL);
+	cr_expect(strstr(text, "r_seconds_count{proto=\"udp\"} 6\n") != NULL);
+	cr_expect(strstr(text, "r_seconds_sum{proto=\"udp\"} ") != NULL);
 	ts_buf_free(&b);
 }
 
-static void test_empty_histogram(void)
+Test(prom, empty_histogram)
 {
 	uint64_t counts[4] = { 0 };
 	struct ts_prom_hist h = { .bounds_s = bounds_s, .n_bounds = 3, .counts = counts };
@@ -191,14 +194,15 @@ static void test_empty_histogram(void)
 
 	ts_prom_begin(&p, &b, 4096);
 	ts_prom_histogram(&p, "e", NULL, &h);
-	CHECK_EQ_I(ts_prom_end(&p), 0);
-	CHECK_EQ_STR(page(&b, text, sizeof text),
-		     "e_bucket{le=\"1e-06\"} 0\ne_bucket{le=\"0.001\"} 0\ne_bucket{le=\"1\"} 0\n"
-		     "e_bucket{le=\"+Inf\"} 0\ne_sum 0\ne_count 0\n");
+	cr_expect(eq(i64, ts_prom_end(&p), 0));
+	cr_expect_str_eq(
+	    page(&b, text, sizeof text),
+	    "e_bucket{le=\"1e-06\"} 0\ne_bucket{le=\"0.001\"} 0\ne_bucket{le=\"1\"} 0\n"
+	    "e_bucket{le=\"+Inf\"} 0\ne_sum 0\ne_count 0\n");
 	ts_buf_free(&b);
 }
 
-static void test_sticky_error(void)
+Test(prom, sticky_error)
 {
 	struct ts_buf b = { 0 };
 	struct ts_prom p;
@@ -207,17 +211,17 @@ static void test_sticky_error(void)
 	/* Room for the first sample only. */
 	ts_prom_begin(&p, &b, 12);
 	ts_prom_sample_u64(&p, "a", NULL, 1);
-	CHECK_EQ_I(ts_prom_end(&p), 0);
+	cr_expect(eq(i64, ts_prom_end(&p), 0));
 	before = b.len;
-	CHECK_EQ_U(before, 4);
+	cr_expect(eq(u64, before, 4));
 	ts_prom_family(&p, "much_too_long", "gauge", "Does not fit.");
-	CHECK_EQ_I(ts_prom_end(&p), -ENOBUFS);
-	CHECK_EQ_U(b.len, before);
+	cr_expect(eq(i64, ts_prom_end(&p), -ENOBUFS));
+	cr_expect(eq(u64, b.len, before));
 	/* Later calls, even ones that would fit, append nothing. */
 	ts_prom_sample_u64(&p, "b", NULL, 2);
 	ts_prom_sample(&p, "c", NULL, 3.0);
-	CHECK_EQ_U(b.len, before);
-	CHECK_EQ_I(ts_prom_end(&p), -ENOBUFS);
+	cr_expect(eq(u64, b.len, before));
+	cr_expect(eq(i64, ts_prom_end(&p), -ENOBUFS));
 	ts_buf_free(&b);
 
 	/* A line longer than the writer's line buffer is an error too, not a
@@ -227,19 +231,7 @@ static void test_sticky_error(void)
 	name[sizeof name - 1] = '\0';
 	ts_prom_begin(&p, &b, 1u << 20);
 	ts_prom_sample_u64(&p, name, NULL, 1);
-	CHECK_EQ_I(ts_prom_end(&p), -ENOBUFS);
-	CHECK_EQ_U(b.len, 0);
+	cr_expect(eq(i64, ts_prom_end(&p), -ENOBUFS));
+	cr_expect(eq(u64, b.len, 0));
 	ts_buf_free(&b);
 }
-
-UNIT_SUITE(prom_tests) = {
-	{ "prom_label_escaping", test_label_escaping },
-	{ "prom_label_full_leaves_buffer", test_label_full_leaves_buffer },
-	{ "prom_label_exact_fit_stays_in_bounds", test_label_exact_fit_stays_in_bounds },
-	{ "prom_family_and_samples", test_family_and_samples },
-	{ "prom_float_spelling", test_float_spelling },
-	{ "prom_histogram_cumulative", test_histogram_cumulative },
-	{ "prom_empty_histogram", test_empty_histogram },
-	{ "prom_sticky_error", test_sticky_error },
-	UNIT_END,
-};

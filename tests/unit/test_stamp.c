@@ -1,6 +1,8 @@
 /* The STAMP (RFC 8762) codec: byte-exact packets from the RFC figures and
  * from packets seen on the wire, every truncation, NTP/PTP timestamps, the
  * Error Estimate. */
+#include "config.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -54,20 +56,20 @@ static uint8_t *heap_copy(const uint8_t *p, size_t len)
 	return c;
 }
 
-static void test_sender_encode_wire(void)
+Test(stamp, sender_encode_wire)
 {
 	uint8_t buf[48];
 	struct ts_stamp_sender s = { .seq = 0, .timestamp = 0xeeb0af4559eafd7eull, .ee = 0x0001 };
 
 	memset(buf, 0xA5, sizeof buf);
-	CHECK_EQ_U(ts_stamp_sender_encode(buf, &s), TS_STAMP_BASE_LEN);
-	CHECK_MEM(buf, wire_sender, sizeof wire_sender);
+	cr_expect(eq(u64, ts_stamp_sender_encode(buf, &s), TS_STAMP_BASE_LEN));
+	expect_mem_eq(buf, wire_sender, sizeof wire_sender);
 	/* Octets past the base packet belong to the caller. */
-	CHECK_EQ_U(buf[44], 0xA5);
-	CHECK_EQ_U(buf[47], 0xA5);
+	cr_expect(eq(u64, buf[44], 0xA5));
+	cr_expect(eq(u64, buf[47], 0xA5));
 }
 
-static void test_sender_encode_fields(void)
+Test(stamp, sender_encode_fields)
 {
 	uint8_t buf[44];
 	static const uint8_t want[16] = { 0x01, 0x02, 0x03, 0x04, 0x11, 0x12, 0x13, 0x14,
@@ -78,13 +80,13 @@ static void test_sender_encode_fields(void)
 
 	memset(buf, 0xFF, sizeof buf);
 	ts_stamp_sender_encode(buf, &s);
-	CHECK_MEM(buf, want, sizeof want);
+	expect_mem_eq(buf, want, sizeof want);
 	for (size_t i = 16; i < sizeof buf; i++)
 		if (buf[i] != 0)
-			UNIT_FAIL("MBZ octet %zu is 0x%02x", i, buf[i]);
+			cr_fail("MBZ octet %zu is 0x%02x", i, buf[i]);
 }
 
-static void test_sender_decode_round_trip(void)
+Test(stamp, sender_decode_round_trip)
 {
 	uint8_t buf[60];
 	struct ts_stamp_sender s = { .seq = 0xFFFFFFFEu,
@@ -95,20 +97,21 @@ static void test_sender_decode_round_trip(void)
 
 	memset(buf, 0x77, sizeof buf); /* TLV area: ignored */
 	ts_stamp_sender_encode(buf, &s);
-	CHECK_EQ_I(ts_stamp_sender_decode(buf, sizeof buf, &got), TS_DECODE_OK);
-	CHECK_EQ_U(got.seq, s.seq);
-	CHECK_EQ_U(got.timestamp, s.timestamp);
-	CHECK_EQ_U(got.ee, s.ee);
-	CHECK_EQ_U(got.ssid, s.ssid);
-	CHECK_EQ_I(ts_stamp_sender_decode(wire_sender, sizeof wire_sender, &got), TS_DECODE_OK);
-	CHECK_EQ_U(got.seq, 0);
-	CHECK_EQ_U(got.timestamp, 0xeeb0af4559eafd7eull);
-	CHECK_EQ_U(got.ee, 1);
-	CHECK_EQ_U(got.ssid, 0);
-	CHECK_EQ_I(ts_stamp_sender_decode(buf, sizeof buf, NULL), TS_DECODE_OK);
+	cr_expect(eq(i64, ts_stamp_sender_decode(buf, sizeof buf, &got), TS_DECODE_OK));
+	cr_expect(eq(u64, got.seq, s.seq));
+	cr_expect(eq(u64, got.timestamp, s.timestamp));
+	cr_expect(eq(u64, got.ee, s.ee));
+	cr_expect(eq(u64, got.ssid, s.ssid));
+	cr_expect(
+	    eq(i64, ts_stamp_sender_decode(wire_sender, sizeof wire_sender, &got), TS_DECODE_OK));
+	cr_expect(eq(u64, got.seq, 0));
+	cr_expect(eq(u64, got.timestamp, 0xeeb0af4559eafd7eull));
+	cr_expect(eq(u64, got.ee, 1));
+	cr_expect(eq(u64, got.ssid, 0));
+	cr_expect(eq(i64, ts_stamp_sender_decode(buf, sizeof buf, NULL), TS_DECODE_OK));
 }
 
-static void test_sender_truncations(void)
+Test(stamp, sender_truncations)
 {
 	uint8_t buf[44];
 	struct ts_stamp_sender s = { .seq = 7,
@@ -124,19 +127,19 @@ static void test_sender_truncations(void)
 		enum ts_decode r = ts_stamp_sender_decode(copy, len, &got);
 
 		if (len < 14 && r != TS_DECODE_BAD)
-			UNIT_FAIL("sender of %zu octets: %d, want BAD", len, r);
+			cr_fail("sender of %zu octets: %d, want BAD", len, r);
 		if (len >= 14) {
 			if (r != TS_DECODE_OK)
-				UNIT_FAIL("sender of %zu octets: %d, want OK", len, r);
+				cr_fail("sender of %zu octets: %d, want OK", len, r);
 			else if (got.seq != 7 || got.timestamp != s.timestamp || got.ee != 0x0C01 ||
 				 got.ssid != (len >= 16 ? 0xABCD : 0))
-				UNIT_FAIL("sender of %zu octets: wrong fields", len);
+				cr_fail("sender of %zu octets: wrong fields", len);
 		}
 		free(copy);
 	}
 }
 
-static void test_reflector_encode_wire(void)
+Test(stamp, reflector_encode_wire)
 {
 	/* twampy's sender packet as it arrived, padding made non-zero so
 	 * the MBZ zeroing shows. */
@@ -149,12 +152,12 @@ static void test_reflector_encode_wire(void)
 	ts_put_be16(pkt + 12, r.sender_ee);
 	r.timestamp = 0; /* placeholder, T3 comes last */
 	ts_stamp_reflector_encode(pkt, sizeof pkt, &r);
-	CHECK_EQ_U(ts_get_be64(pkt + 4), 0);
+	cr_expect(eq(u64, ts_get_be64(pkt + 4), 0));
 	ts_stamp_reflector_set_t3(pkt, 0xeeb0af4d9e81b32bull);
-	CHECK_MEM(pkt, wire_reflector, sizeof wire_reflector);
+	expect_mem_eq(pkt, wire_reflector, sizeof wire_reflector);
 }
 
-static void test_reflector_encode_fields(void)
+Test(stamp, reflector_encode_fields)
 {
 	uint8_t pkt[44];
 	static const uint8_t want[44] = {
@@ -177,33 +180,33 @@ static void test_reflector_encode_fields(void)
 
 	memset(pkt, 0xFF, sizeof pkt);
 	ts_stamp_reflector_encode(pkt, sizeof pkt, &r);
-	CHECK_MEM(pkt, want, sizeof want);
+	expect_mem_eq(pkt, want, sizeof want);
 }
 
-static void test_reflector_decode_wire(void)
+Test(stamp, reflector_decode_wire)
 {
 	struct ts_stamp_reflector got, want = wire_reflector_fields();
 
-	CHECK_EQ_I(ts_stamp_reflector_decode(wire_reflector, sizeof wire_reflector, &got),
-		   TS_DECODE_OK);
-	CHECK_EQ_U(got.seq, want.seq);
-	CHECK_EQ_U(got.timestamp, want.timestamp);
-	CHECK_EQ_U(got.ee, want.ee);
-	CHECK_EQ_U(got.ssid, want.ssid);
-	CHECK_EQ_U(got.rx_timestamp, want.rx_timestamp);
-	CHECK_EQ_U(got.sender_seq, want.sender_seq);
-	CHECK_EQ_U(got.sender_timestamp, want.sender_timestamp);
-	CHECK_EQ_U(got.sender_ee, want.sender_ee);
-	CHECK_EQ_U(got.sender_ttl, want.sender_ttl);
+	cr_expect(eq(i64, ts_stamp_reflector_decode(wire_reflector, sizeof wire_reflector, &got),
+		     TS_DECODE_OK));
+	cr_expect(eq(u64, got.seq, want.seq));
+	cr_expect(eq(u64, got.timestamp, want.timestamp));
+	cr_expect(eq(u64, got.ee, want.ee));
+	cr_expect(eq(u64, got.ssid, want.ssid));
+	cr_expect(eq(u64, got.rx_timestamp, want.rx_timestamp));
+	cr_expect(eq(u64, got.sender_seq, want.sender_seq));
+	cr_expect(eq(u64, got.sender_timestamp, want.sender_timestamp));
+	cr_expect(eq(u64, got.sender_ee, want.sender_ee));
+	cr_expect(eq(u64, got.sender_ttl, want.sender_ttl));
 	/* T1 < T2 < T3 on the wire, as they should be on one host. */
-	CHECK(ts_ntp_to_unix_ns(got.sender_timestamp) < ts_ntp_to_unix_ns(got.rx_timestamp));
-	CHECK(ts_ntp_to_unix_ns(got.rx_timestamp) < ts_ntp_to_unix_ns(got.timestamp));
-	CHECK_EQ_I(ts_stamp_reflector_decode(wire_reflector, 41, NULL), TS_DECODE_OK);
+	cr_expect(ts_ntp_to_unix_ns(got.sender_timestamp) < ts_ntp_to_unix_ns(got.rx_timestamp));
+	cr_expect(ts_ntp_to_unix_ns(got.rx_timestamp) < ts_ntp_to_unix_ns(got.timestamp));
+	cr_expect(eq(i64, ts_stamp_reflector_decode(wire_reflector, 41, NULL), TS_DECODE_OK));
 }
 
 /* Every reflected size from the TWAMP minimum up: exact heap buffers, so
  * ASan catches a write or read past len; octets from 44 on survive. */
-static void test_reflector_in_place_sizes(void)
+Test(stamp, reflector_in_place_sizes)
 {
 	struct ts_stamp_reflector r = wire_reflector_fields(), got;
 
@@ -216,25 +219,25 @@ static void test_reflector_in_place_sizes(void)
 		ts_stamp_reflector_set_t3(pkt, 0x0102030405060708ull);
 		for (size_t i = 41; i < len && i < 44; i++)
 			if (pkt[i] != 0)
-				UNIT_FAIL("len %zu: MBZ octet %zu not zeroed", len, i);
+				cr_fail("len %zu: MBZ octet %zu not zeroed", len, i);
 		for (size_t i = 44; i < len; i++)
 			if (pkt[i] != (uint8_t)(0x80 | i))
-				UNIT_FAIL("len %zu: octet %zu changed", len, i);
-		CHECK_EQ_U(pkt[38], 0);
-		CHECK_EQ_U(pkt[39], 0);
+				cr_fail("len %zu: octet %zu changed", len, i);
+		cr_expect(eq(u64, pkt[38], 0));
+		cr_expect(eq(u64, pkt[39], 0));
 		if (ts_stamp_reflector_decode(pkt, len, &got) != TS_DECODE_OK)
-			UNIT_FAIL("len %zu: not OK", len);
+			cr_fail("len %zu: not OK", len);
 		else if (got.timestamp != 0x0102030405060708ull || got.seq != r.seq ||
 			 got.rx_timestamp != r.rx_timestamp ||
 			 got.sender_timestamp != r.sender_timestamp ||
 			 got.sender_ee != r.sender_ee || got.sender_ttl != r.sender_ttl ||
 			 got.ee != r.ee || got.ssid != r.ssid)
-			UNIT_FAIL("len %zu: fields differ", len);
+			cr_fail("len %zu: fields differ", len);
 		free(pkt);
 	}
 }
 
-static void test_reflector_truncations(void)
+Test(stamp, reflector_truncations)
 {
 	for (size_t len = 0; len <= sizeof wire_reflector; len++) {
 		uint8_t *copy = heap_copy(wire_reflector, len);
@@ -243,67 +246,68 @@ static void test_reflector_truncations(void)
 		enum ts_decode want = len < TS_STAMP_TWAMP_MIN ? TS_DECODE_BAD : TS_DECODE_OK;
 
 		if (r != want)
-			UNIT_FAIL("reflector of %zu octets: %d, want %d", len, r, want);
+			cr_fail("reflector of %zu octets: %d, want %d", len, r, want);
 		else if (r == TS_DECODE_OK && got.sender_ttl != 255)
-			UNIT_FAIL("reflector of %zu octets: TTL %u", len, got.sender_ttl);
+			cr_fail("reflector of %zu octets: TTL %u", len, got.sender_ttl);
 		free(copy);
 	}
 }
 
 #define NS INT64_C(1000000000)
 
-static void test_ntp_epochs(void)
+Test(stamp, ntp_epochs)
 {
 	/* RFC 5905 Figure 4: 1970-01-01 is NTP 2,208,988,800 s; 2000-01-01
 	 * (Unix 946684800) is 3,155,673,600 s. */
-	CHECK_EQ_U(ts_ntp_from_unix_ns(0), UINT64_C(2208988800) << 32);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(2208988800) << 32), 0);
-	CHECK_EQ_U(ts_ntp_from_unix_ns(946684800 * NS), UINT64_C(3155673600) << 32);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(3155673600) << 32), 946684800 * NS);
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(0), UINT64_C(2208988800) << 32));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(2208988800) << 32), 0));
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(946684800 * NS), UINT64_C(3155673600) << 32));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(3155673600) << 32), 946684800 * NS));
 	/* Half a second is fraction 2^31. */
-	CHECK_EQ_U(ts_ntp_from_unix_ns(NS / 2), UINT64_C(2208988800) << 32 | 0x80000000u);
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(NS / 2), UINT64_C(2208988800) << 32 | 0x80000000u));
 	/* 1 ns = 4.29 fraction units, truncated to 4. */
-	CHECK_EQ_U(ts_ntp_from_unix_ns(1) & 0xFFFFFFFFu, 4);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(2208988800) << 32 | 4), 1);
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(1) & 0xFFFFFFFFu, 4));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(2208988800) << 32 | 4), 1));
 	/* The largest fraction rounds up into the next second. */
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(2208988800) << 32 | 0xFFFFFFFFu), NS);
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(2208988800) << 32 | 0xFFFFFFFFu), NS));
 	/* Before 1970 is fine down to the window's start. */
-	CHECK_EQ_U(ts_ntp_from_unix_ns(-NS / 2), UINT64_C(2208988799) << 32 | 0x80000000u);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(2208988799) << 32 | 0x80000000u), -NS / 2);
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(-NS / 2), UINT64_C(2208988799) << 32 | 0x80000000u));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(2208988799) << 32 | 0x80000000u), -NS / 2));
 	/* The wire vector's T1 reads back to a nearby NTP value. */
 	{
 		uint64_t t1 = 0xeeb0af4559eafd7eull;
 		int64_t ns = ts_ntp_to_unix_ns(t1);
 		uint64_t again = ts_ntp_from_unix_ns(ns);
 
-		CHECK_EQ_I(ns / NS, 0xeeb0af45 - INT64_C(2208988800));
-		CHECK(again >> 32 == t1 >> 32);
-		CHECK((again > t1 ? again - t1 : t1 - again) <= 5); /* 1 ns = 4.3 units */
+		cr_expect(eq(i64, ns / NS, 0xeeb0af45 - INT64_C(2208988800)));
+		cr_expect(again >> 32 == t1 >> 32);
+		cr_expect(le(u64, again > t1 ? again - t1 : t1 - again, 5)); /* 1 ns = 4.3 units */
 	}
 }
 
-static void test_ntp_era_2036(void)
+Test(stamp, ntp_era_2036)
 {
 	/* Era 1 starts at 2036-02-07 06:28:16 UTC, Unix 2085978496. */
 	int64_t era1 = INT64_C(2085978496) * NS;
 
-	CHECK_EQ_U(ts_ntp_from_unix_ns(era1), 0);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(0), era1);
-	CHECK_EQ_U(ts_ntp_from_unix_ns(era1 - NS), UINT64_C(0xFFFFFFFF) << 32);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(0xFFFFFFFF) << 32), era1 - NS);
-	CHECK_EQ_U(ts_ntp_from_unix_ns(era1 + NS / 4), 0x40000000u);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(0x40000000u), era1 + NS / 4);
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(era1), 0));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(0), era1));
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(era1 - NS), UINT64_C(0xFFFFFFFF) << 32));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(0xFFFFFFFF) << 32), era1 - NS));
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(era1 + NS / 4), 0x40000000u));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(0x40000000u), era1 + NS / 4));
 	/* The window: seconds 2^31 are era 0 (1968-01-20 03:14:08 UTC),
 	 * 2^31 - 1 are era 1 (the last second before 2104-02-26 09:42:24). */
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(0x80000000) << 32),
-		   (INT64_C(0x80000000) - INT64_C(2208988800)) * NS);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(0x7FFFFFFF) << 32),
-		   (INT64_C(0x17FFFFFFF) - INT64_C(2208988800)) * NS);
-	CHECK_EQ_I(ts_ntp_to_unix_ns(UINT64_C(0x7FFFFFFF) << 32) / NS, INT64_C(4233462143));
-	CHECK_EQ_U(ts_ntp_from_unix_ns(INT64_C(4233462143) * NS), UINT64_C(0x7FFFFFFF) << 32);
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(0x80000000) << 32),
+		     (INT64_C(0x80000000) - INT64_C(2208988800)) * NS));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(0x7FFFFFFF) << 32),
+		     (INT64_C(0x17FFFFFFF) - INT64_C(2208988800)) * NS));
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(UINT64_C(0x7FFFFFFF) << 32) / NS, INT64_C(4233462143)));
+	cr_expect(
+	    eq(u64, ts_ntp_from_unix_ns(INT64_C(4233462143) * NS), UINT64_C(0x7FFFFFFF) << 32));
 }
 
-static void test_ntp_ns_round_trip(void)
+Test(stamp, ntp_ns_round_trip)
 {
 	static const int64_t base[] = { 0, 946684800 * NS, INT64_C(1764033903) * NS,
 					INT64_C(2085978496) * NS, -INT64_C(61505152) * NS };
@@ -318,85 +322,97 @@ static void test_ntp_ns_round_trip(void)
 			x ^= x << 17;
 			ns = base[b] + (i < 1000 ? i : (int64_t)(x % (uint64_t)(100 * NS)));
 			if (ts_ntp_to_unix_ns(ts_ntp_from_unix_ns(ns)) != ns)
-				UNIT_FAIL("ns %" PRId64 " -> 0x%016" PRIx64 " -> %" PRId64, ns,
-					  ts_ntp_from_unix_ns(ns),
-					  ts_ntp_to_unix_ns(ts_ntp_from_unix_ns(ns)));
+				cr_fail("ns %" PRId64 " -> 0x%016" PRIx64 " -> %" PRId64, ns,
+					ts_ntp_from_unix_ns(ns),
+					ts_ntp_to_unix_ns(ts_ntp_from_unix_ns(ns)));
 		}
 	}
 	/* The last ns of a second stays in its second. */
-	CHECK_EQ_I(ts_ntp_to_unix_ns(ts_ntp_from_unix_ns(NS - 1)), NS - 1);
-	CHECK_EQ_U(ts_ntp_from_unix_ns(NS - 1) >> 32, 2208988800u);
+	cr_expect(eq(i64, ts_ntp_to_unix_ns(ts_ntp_from_unix_ns(NS - 1)), NS - 1));
+	cr_expect(eq(u64, ts_ntp_from_unix_ns(NS - 1) >> 32, 2208988800u));
 }
 
-static void test_ptp(void)
+Test(stamp, ptp)
 {
 	/* PTP epoch 1970-01-01 TAI; UTC is 37 s behind TAI since 2017. */
-	CHECK_EQ_U(ts_ptp_from_unix_ns(0, 0), 0);
-	CHECK_EQ_U(ts_ptp_from_unix_ns(0, 37), UINT64_C(37) << 32);
-	CHECK_EQ_U(ts_ptp_from_unix_ns(NS + NS / 2, 37), UINT64_C(38) << 32 | 500000000u);
-	CHECK_EQ_I(ts_ptp_to_unix_ns(UINT64_C(38) << 32 | 500000000u, 37), NS + NS / 2);
-	CHECK_EQ_U(ts_ptp_from_unix_ns(INT64_C(1764033903) * NS + 123456789, 37),
-		   UINT64_C(1764033940) << 32 | 123456789u);
-	CHECK_EQ_I(ts_ptp_to_unix_ns(UINT64_C(1764033940) << 32 | 123456789u, 37),
-		   INT64_C(1764033903) * NS + 123456789);
+	cr_expect(eq(u64, ts_ptp_from_unix_ns(0, 0), 0));
+	cr_expect(eq(u64, ts_ptp_from_unix_ns(0, 37), UINT64_C(37) << 32));
+	cr_expect(eq(u64, ts_ptp_from_unix_ns(NS + NS / 2, 37), UINT64_C(38) << 32 | 500000000u));
+	cr_expect(eq(i64, ts_ptp_to_unix_ns(UINT64_C(38) << 32 | 500000000u, 37), NS + NS / 2));
+	cr_expect(eq(u64, ts_ptp_from_unix_ns(INT64_C(1764033903) * NS + 123456789, 37),
+		     UINT64_C(1764033940) << 32 | 123456789u));
+	cr_expect(eq(i64, ts_ptp_to_unix_ns(UINT64_C(1764033940) << 32 | 123456789u, 37),
+		     INT64_C(1764033903) * NS + 123456789));
 	/* The last ns of a second, and unsigned seconds past 2038. */
-	CHECK_EQ_U(ts_ptp_from_unix_ns(NS - 1, 0), 999999999u);
-	CHECK_EQ_I(ts_ptp_to_unix_ns(UINT64_C(0xFFFFFFFF) << 32, 0), INT64_C(0xFFFFFFFF) * NS);
+	cr_expect(eq(u64, ts_ptp_from_unix_ns(NS - 1, 0), 999999999u));
+	cr_expect(
+	    eq(i64, ts_ptp_to_unix_ns(UINT64_C(0xFFFFFFFF) << 32, 0), INT64_C(0xFFFFFFFF) * NS));
 	for (int64_t ns = INT64_C(1700000000) * NS; ns < INT64_C(1700000000) * NS + 3 * NS;
 	     ns += 7777777)
 		if (ts_ptp_to_unix_ns(ts_ptp_from_unix_ns(ns, 37), 37) != ns)
-			UNIT_FAIL("PTP round trip of %" PRId64, ns);
+			cr_fail("PTP round trip of %" PRId64, ns);
 }
 
-static void test_ee_worked_values(void)
+/* Error estimates (RFC 8762 section 4.2.1, RFC 4656 section 4.1.2) and
+ * what they decode to. */
+static const struct {
+	uint16_t v;
+	int synced, ptp;
+	unsigned scale, multiplier;
+	double error_ns;
+} ee_cases[] = {
+	{ 0x0001, 0, 0, 0, 1, 1e9 / 4294967296.0 },          /* 0.23 ns */
+	{ 0x0C01, 0, 0, 12, 1, 1e9 / 1048576.0 },            /* 0.95 us */
+	{ 0x1601, 0, 0, 22, 1, 1e9 / 1024.0 },               /* 0.98 ms */
+	{ 0x3FFF, 0, 0, 63, 255, 255 * 1e9 * 2147483648.0 }, /* "unknown" */
+	{ 0x4001, 0, 1, 0, 1, 1e9 / 4294967296.0 },          /* PTP */
+	{ 0x8C01, 1, 0, 12, 1, 1e9 / 1048576.0 },            /* synced */
+	{ 0xC000, 1, 1, 0, 0, 0.0 },                         /* invalid: m 0 */
+};
+
+ParameterizedTestParameters(stamp, ee_worked_value)
 {
-	static const struct {
-		uint16_t v;
-		int synced, ptp;
-		unsigned scale, multiplier;
-		double error_ns;
-	} cases[] = {
-		{ 0x0001, 0, 0, 0, 1, 1e9 / 4294967296.0 },          /* 0.23 ns */
-		{ 0x0C01, 0, 0, 12, 1, 1e9 / 1048576.0 },            /* 0.95 us */
-		{ 0x1601, 0, 0, 22, 1, 1e9 / 1024.0 },               /* 0.98 ms */
-		{ 0x3FFF, 0, 0, 63, 255, 255 * 1e9 * 2147483648.0 }, /* "unknown" */
-		{ 0x4001, 0, 1, 0, 1, 1e9 / 4294967296.0 },          /* PTP */
-		{ 0x8C01, 1, 0, 12, 1, 1e9 / 1048576.0 },            /* synced */
-		{ 0xC000, 1, 1, 0, 0, 0.0 },                         /* invalid: m 0 */
-	};
-
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		struct ts_stamp_ee ee;
-
-		ts_stamp_ee_decode(cases[i].v, &ee);
-		if (ee.synced != cases[i].synced || ee.ptp != cases[i].ptp ||
-		    ee.scale != cases[i].scale || ee.multiplier != cases[i].multiplier)
-			UNIT_FAIL("0x%04x: S %d Z %d scale %u mult %u", cases[i].v, ee.synced,
-				  ee.ptp, ee.scale, ee.multiplier);
-		if (ts_stamp_ee_error_ns(&ee) != cases[i].error_ns)
-			UNIT_FAIL("0x%04x: error %.9g ns, want %.9g", cases[i].v,
-				  ts_stamp_ee_error_ns(&ee), cases[i].error_ns);
-		CHECK_EQ_U(ts_stamp_ee_encode(&ee), cases[i].v);
-	}
-	CHECK(fabs(ts_stamp_ee_error_ns(&(struct ts_stamp_ee){ .scale = 12, .multiplier = 1 }) -
-		   953.67) < 0.01);
-	CHECK(fabs(ts_stamp_ee_error_ns(&(struct ts_stamp_ee){ .scale = 22, .multiplier = 1 }) -
-		   976562.5) < 1e-6);
+	TS_TABLE_ROWS(ee_cases);
 }
 
-static void test_ee_encode_decode_all(void)
+ParameterizedTest(size_t *row, stamp, ee_worked_value)
+{
+	struct ts_stamp_ee ee;
+	uint16_t v = ee_cases[*row].v;
+
+	ts_stamp_ee_decode(v, &ee);
+	cr_expect(eq(int, ee.synced, ee_cases[*row].synced), "0x%04x: S", v);
+	cr_expect(eq(int, ee.ptp, ee_cases[*row].ptp), "0x%04x: Z", v);
+	cr_expect(eq(uint, ee.scale, ee_cases[*row].scale), "0x%04x: scale", v);
+	cr_expect(eq(uint, ee.multiplier, ee_cases[*row].multiplier), "0x%04x: multiplier", v);
+	cr_expect(ts_stamp_ee_error_ns(&ee) == ee_cases[*row].error_ns,
+		  "0x%04x: error %.9g ns, want %.9g", v, ts_stamp_ee_error_ns(&ee),
+		  ee_cases[*row].error_ns);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), v));
+}
+
+Test(stamp, ee_error_in_ns)
+{
+	cr_expect(fabs(ts_stamp_ee_error_ns(&(struct ts_stamp_ee){ .scale = 12, .multiplier = 1 }) -
+		       953.67) < 0.01);
+	cr_expect(fabs(ts_stamp_ee_error_ns(&(struct ts_stamp_ee){ .scale = 22, .multiplier = 1 }) -
+		       976562.5) < 1e-6);
+}
+
+Test(stamp, ee_encode_decode_all)
 {
 	for (unsigned v = 0; v <= 0xFFFF; v++) {
 		struct ts_stamp_ee ee;
 
 		ts_stamp_ee_decode((uint16_t)v, &ee);
 		if (ts_stamp_ee_encode(&ee) != v)
-			UNIT_FAIL("0x%04x does not round trip", v);
+			cr_fail("0x%04x does not round trip", v);
 	}
 	/* Non-zero flags count as 1; out-of-range fields are masked. */
-	CHECK_EQ_U(ts_stamp_ee_encode(&(struct ts_stamp_ee){
-		       .synced = 5, .ptp = -1, .scale = 64 + 3, .multiplier = 256 + 9 }),
-		   0xC309);
+	cr_expect(eq(u64,
+		     ts_stamp_ee_encode(&(struct ts_stamp_ee){
+			 .synced = 5, .ptp = -1, .scale = 64 + 3, .multiplier = 256 + 9 }),
+		     0xC309));
 }
 
 /* The chosen scale is the smallest that fits, the multiplier the smallest
@@ -410,53 +426,53 @@ static void check_set_error(double err_ns)
 	got = ts_stamp_ee_error_ns(&ee);
 	unit = ldexp(1e9, (int)ee.scale - 32);
 	if (ee.multiplier < 1 || ee.multiplier > 255 || ee.scale > 63)
-		UNIT_FAIL("%.17g ns: scale %u multiplier %u", err_ns, ee.scale, ee.multiplier);
+		cr_fail("%.17g ns: scale %u multiplier %u", err_ns, ee.scale, ee.multiplier);
 	if (!ee.synced || !ee.ptp)
-		UNIT_FAIL("%.17g ns: S or Z changed", err_ns);
+		cr_fail("%.17g ns: S or Z changed", err_ns);
 	if (ee.scale == 63 && ee.multiplier == 255)
 		return; /* saturated: the largest there is */
 	if (got < err_ns)
-		UNIT_FAIL("%.17g ns: error %.17g is smaller", err_ns, got);
+		cr_fail("%.17g ns: error %.17g is smaller", err_ns, got);
 	if (ee.multiplier > 1 && (ee.multiplier - 1) * unit >= err_ns)
-		UNIT_FAIL("%.17g ns: multiplier %u not the smallest", err_ns, ee.multiplier);
+		cr_fail("%.17g ns: multiplier %u not the smallest", err_ns, ee.multiplier);
 	if (ee.scale > 0 && 255 * ldexp(1e9, (int)ee.scale - 33) >= err_ns)
-		UNIT_FAIL("%.17g ns: scale %u not the smallest", err_ns, ee.scale);
+		cr_fail("%.17g ns: scale %u not the smallest", err_ns, ee.scale);
 }
 
-static void test_ee_set_error(void)
+Test(stamp, ee_set_error)
 {
 	const double unit0 = 1e9 / 4294967296.0; /* 2^-32 s */
 	struct ts_stamp_ee ee = { 0 };
 
 	/* The finest, for nothing or less than one unit. */
 	ts_stamp_ee_set_error(&ee, 0);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0001);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0001));
 	ts_stamp_ee_set_error(&ee, -5);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0001);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0001));
 	ts_stamp_ee_set_error(&ee, NAN);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0001);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0001));
 	ts_stamp_ee_set_error(&ee, unit0);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0001);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0001));
 	ts_stamp_ee_set_error(&ee, unit0 * 1.000001);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0002);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0002));
 	ts_stamp_ee_set_error(&ee, 255 * unit0);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x00FF);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x00FF));
 	/* 256 units need scale 1: 128 * 2 units. */
 	ts_stamp_ee_set_error(&ee, 256 * unit0);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0180);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0180));
 	/* 2^-20 s (0x0C01's value) fits first at scale 5, as 128 * 2^-27. */
 	ts_stamp_ee_set_error(&ee, 1e9 / 1048576.0);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0580);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0580));
 	/* 1 us: scale 5 (7.45 ns units), ceil(134.2) = 135. */
 	ts_stamp_ee_set_error(&ee, 1000);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x0587);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x0587));
 	/* Saturation. */
 	ts_stamp_ee_set_error(&ee, 255 * 1e9 * 2147483648.0);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x3FFF);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x3FFF));
 	ts_stamp_ee_set_error(&ee, 1e30);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x3FFF);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x3FFF));
 	ts_stamp_ee_set_error(&ee, INFINITY);
-	CHECK_EQ_U(ts_stamp_ee_encode(&ee), 0x3FFF);
+	cr_expect(eq(u64, ts_stamp_ee_encode(&ee), 0x3FFF));
 
 	for (double e = 1e-3; e < 1e21; e *= 1.0137)
 		check_set_error(e);
@@ -467,23 +483,3 @@ static void test_ee_set_error(void)
 			check_set_error(nextafter(m * ldexp(1e9, (int)s - 32), INFINITY));
 		}
 }
-
-UNIT_SUITE(stamp_tests) = {
-	{ "stamp_sender_encode_wire", test_sender_encode_wire },
-	{ "stamp_sender_encode_fields", test_sender_encode_fields },
-	{ "stamp_sender_decode_round_trip", test_sender_decode_round_trip },
-	{ "stamp_sender_truncations", test_sender_truncations },
-	{ "stamp_reflector_encode_wire", test_reflector_encode_wire },
-	{ "stamp_reflector_encode_fields", test_reflector_encode_fields },
-	{ "stamp_reflector_decode_wire", test_reflector_decode_wire },
-	{ "stamp_reflector_in_place_sizes", test_reflector_in_place_sizes },
-	{ "stamp_reflector_truncations", test_reflector_truncations },
-	{ "stamp_ntp_epochs", test_ntp_epochs },
-	{ "stamp_ntp_era_2036", test_ntp_era_2036 },
-	{ "stamp_ntp_ns_round_trip", test_ntp_ns_round_trip },
-	{ "stamp_ptp", test_ptp },
-	{ "stamp_ee_worked_values", test_ee_worked_values },
-	{ "stamp_ee_encode_decode_all", test_ee_encode_decode_all },
-	{ "stamp_ee_set_error", test_ee_set_error },
-	UNIT_END,
-};

@@ -1,5 +1,7 @@
 /* Session measurement: offset and its bound, one-way delays, jitter, loss,
  * duplicates, reordering. */
+#include "config.h"
+
 #include <math.h>
 #include <stdlib.h>
 
@@ -21,25 +23,25 @@ static struct ts_sample path(uint64_t seq, int64_t t1, int64_t fwd, int64_t res,
 	return s;
 }
 
-static void test_single_probe_math(void)
+Test(stats, single_probe_math)
 {
 	struct ts_sample s = path(1, 1000000000000LL, 300, 50, 100, 50000000000LL);
 
 	/* The offset estimate is wrong by (fwd - bwd) / 2 = 100 ns, within
 	 * its bound of net_rtt / 2 = 200 ns. */
-	CHECK(fabs(ts_offset_ns(&s) - (50000000000.0 + 100)) < 1e-3);
-	CHECK_EQ_I(ts_residence_ns(&s), 50);
-	CHECK_EQ_I(ts_net_rtt_ns(&s), 400);
+	cr_expect(fabs(ts_offset_ns(&s) - (50000000000.0 + 100)) < 1e-3);
+	cr_expect(eq(i64, ts_residence_ns(&s), 50));
+	cr_expect(eq(i64, ts_net_rtt_ns(&s), 400));
 }
 
-static void test_offset_from_best_probe(void)
+Test(stats, offset_from_best_probe)
 {
 	struct ts_session s;
 	double offset, bound;
 	const int64_t truth = -7000000; /* server 7 ms behind */
 
-	CHECK_EQ_I(ts_session_init(&s), 0);
-	CHECK_EQ_I(ts_session_offset(&s, &offset, &bound), 0);
+	cr_expect(eq(i64, ts_session_init(&s), 0));
+	cr_expect(eq(i64, ts_session_offset(&s, &offset, &bound), 0));
 	/* Queueing adds delay in one direction or the other; the least
 	 * delayed probe (seq 3) gives the tightest estimate. */
 	int64_t fwd[] = { 900000, 200000, 40000, 30000, 600000 };
@@ -48,81 +50,72 @@ static void test_offset_from_best_probe(void)
 		struct ts_sample p =
 		    path((uint64_t)i + 1, 1000000000LL * (i + 1), fwd[i], 3000, bwd[i], truth);
 		ts_session_sent(&s, (uint64_t)i + 1);
-		CHECK_EQ_I(ts_session_reply(&s, &p), TS_REPLY_NEW);
+		cr_expect(eq(i64, ts_session_reply(&s, &p), TS_REPLY_NEW));
 	}
-	CHECK_EQ_I(ts_session_offset(&s, &offset, &bound), 1);
-	CHECK(fabs(bound - 41000.0) < 1e-6);
-	CHECK(fabs(offset - (double)truth) <= bound);
-	CHECK(fabs(offset - (truth + (40000 - 42000) / 2.0)) < 1e-6);
+	cr_expect(eq(i64, ts_session_offset(&s, &offset, &bound), 1));
+	cr_expect(fabs(bound - 41000.0) < 1e-6);
+	cr_expect(fabs(offset - (double)truth) <= bound);
+	cr_expect(fabs(offset - (truth + (40000 - 42000) / 2.0)) < 1e-6);
 	/* One-way minima after correction are within the bound of truth. */
-	CHECK(fabs(((double)s.fwd_raw.min - offset) - 30000.0) <= bound);
-	CHECK(fabs(((double)s.bwd_raw.min + offset) - 40000.0) <= bound);
-	CHECK_EQ_U(s.received, 5);
-	CHECK_EQ_I(s.net_rtt.min, 82000);
-	CHECK_EQ_I(s.residence.max, 3000);
+	cr_expect(fabs(((double)s.fwd_raw.min - offset) - 30000.0) <= bound);
+	cr_expect(fabs(((double)s.bwd_raw.min + offset) - 40000.0) <= bound);
+	cr_expect(eq(u64, s.received, 5));
+	cr_expect(eq(i64, s.net_rtt.min, 82000));
+	cr_expect(eq(i64, s.residence.max, 3000));
 	ts_session_fini(&s);
 }
 
-static void test_jitter_rfc3550(void)
+Test(stats, jitter_rfc3550)
 {
 	struct ts_jitter j = { 0 };
 
 	/* Constant transit: no jitter, whatever the offset in it. */
 	for (int i = 0; i < 10; i++)
 		ts_jitter_add(&j, 5000000000LL + 100);
-	CHECK(j.jitter_ns == 0.0);
+	cr_expect(j.jitter_ns == 0.0);
 	/* One step of D = 1600: J = 1600 / 16 = 100. */
 	ts_jitter_add(&j, 5000000000LL + 1700);
-	CHECK(fabs(j.jitter_ns - 100.0) < 1e-9);
+	cr_expect(fabs(j.jitter_ns - 100.0) < 1e-9);
 	/* Then D = 0: J decays by 1/16. */
 	ts_jitter_add(&j, 5000000000LL + 1700);
-	CHECK(fabs(j.jitter_ns - 93.75) < 1e-9);
+	cr_expect(fabs(j.jitter_ns - 93.75) < 1e-9);
 }
 
-static void test_loss_duplicates_reordering(void)
+Test(stats, loss_duplicates_reordering)
 {
 	struct ts_session s;
 	uint64_t order[] = { 1, 2, 4, 3, 3, 6, 5, 9, 99 };
 
-	CHECK_EQ_I(ts_session_init(&s), 0);
+	cr_expect(eq(i64, ts_session_init(&s), 0));
 	for (uint64_t seq = 1; seq <= 8; seq++)
 		ts_session_sent(&s, seq);
 	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
 		struct ts_sample p = path(order[i], 1000, 10, 1, 10, 0);
 		enum ts_reply_kind k = ts_session_reply(&s, &p);
 		if (order[i] > 8)
-			CHECK_EQ_I(k, TS_REPLY_UNKNOWN);
+			cr_expect(eq(i64, k, TS_REPLY_UNKNOWN));
 	}
-	CHECK_EQ_U(s.sent, 8);
-	CHECK_EQ_U(s.received, 6);   /* 1 2 3 4 5 6; 7 and 8 lost */
-	CHECK_EQ_U(s.duplicates, 1); /* the second 3 */
-	CHECK_EQ_U(s.reordered, 2);  /* 3 after 4, 5 after 6 */
-	CHECK(ts_session_answered(&s, 5));
-	CHECK(!ts_session_answered(&s, 7));
-	CHECK_EQ_U(ts_hist_count(s.rtt), 6);
+	cr_expect(eq(u64, s.sent, 8));
+	cr_expect(eq(u64, s.received, 6));   /* 1 2 3 4 5 6; 7 and 8 lost */
+	cr_expect(eq(u64, s.duplicates, 1)); /* the second 3 */
+	cr_expect(eq(u64, s.reordered, 2));  /* 3 after 4, 5 after 6 */
+	cr_expect(ts_session_answered(&s, 5));
+	cr_expect(ts_session_answered(&s, 7) == 0);
+	cr_expect(eq(u64, ts_hist_count(s.rtt), 6));
 	ts_session_fini(&s);
 }
 
-static void test_window_forgets_old(void)
+Test(stats, window_forgets_old)
 {
 	struct ts_session s;
 	struct ts_sample p = path(1, 1000, 10, 1, 10, 0);
 
-	CHECK_EQ_I(ts_session_init(&s), 0);
+	cr_expect(eq(i64, ts_session_init(&s), 0));
 	for (uint64_t seq = 1; seq <= TS_SEQ_WINDOW + 1; seq++)
 		ts_session_sent(&s, seq);
 	/* Seq 1 left the window when seq 1 + window was sent. */
-	CHECK_EQ_I(ts_session_reply(&s, &p), TS_REPLY_UNKNOWN);
+	cr_expect(eq(i64, ts_session_reply(&s, &p), TS_REPLY_UNKNOWN));
 	p.seq = 2;
-	CHECK_EQ_I(ts_session_reply(&s, &p), TS_REPLY_NEW);
+	cr_expect(eq(i64, ts_session_reply(&s, &p), TS_REPLY_NEW));
 	ts_session_fini(&s);
 }
-
-UNIT_SUITE(stats_tests) = {
-	{ "stats_single_probe_math", test_single_probe_math },
-	{ "stats_offset_from_best_probe", test_offset_from_best_probe },
-	{ "stats_jitter_rfc3550", test_jitter_rfc3550 },
-	{ "stats_loss_duplicates_reordering", test_loss_duplicates_reordering },
-	{ "stats_window_forgets_old", test_window_forgets_old },
-	UNIT_END,
-};

@@ -1,81 +1,46 @@
-/* A small unit-test runner: each file exports a table of tests, and
- * assertions print both sides when they fail. */
+/* What every unit test file includes: Criterion with its assertions that
+ * print both sides (cr_expect(eq(u64, a, b)), cr_expect_str_eq), and the
+ * two helpers Criterion lacks. */
 #ifndef TSECHO_UNIT_H
 #define TSECHO_UNIT_H
 
-#include <inttypes.h>
-#include <stdio.h>
+#include <criterion/criterion.h>
+#include <criterion/new/assert.h>
+#include <criterion/parameterized.h>
+
+#include <stddef.h>
 #include <string.h>
 
-struct unit_test {
-	const char *name;
-	void (*fn)(void);
-};
-
-/* Failed assertions in the running test. */
-extern int unit_failures;
-
-#define UNIT_FAIL(...)                                                                             \
+/* Expects n bytes at a and b to be equal; a failure names the first byte
+ * that differs and shows it on both sides.  a and b are read twice. */
+#define expect_mem_eq(a, b, n)                                                                     \
 	do {                                                                                       \
-		fprintf(stderr, "    %s:%d: ", __FILE__, __LINE__);                                \
-		fprintf(stderr, __VA_ARGS__);                                                      \
-		fputc('\n', stderr);                                                               \
-		unit_failures++;                                                                   \
+		const unsigned char *a_ = (const void *)(a), *b_ = (const void *)(b);              \
+		size_t n_ = (n), at_ = ts_mem_diff(a_, b_, n_);                                    \
+		cr_expect(at_ == n_, "%s and %s differ at byte %zu of %zu: 0x%02x != 0x%02x", #a,  \
+			  #b, at_, n_, at_ < n_ ? a_[at_] : 0, at_ < n_ ? b_[at_] : 0);            \
 	} while (0)
 
-#define CHECK(cond)                                                                                \
+/* The offset of the first byte that differs between a and b, or n. */
+static inline size_t ts_mem_diff(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* The body of a ParameterizedTestParameters function whose parameters are
+ * the row numbers of a static table: the table stays in the test binary, so
+ * its rows may hold pointers, and Criterion copies only the row number into
+ * the process that runs the test. */
+#define TS_TABLE_ROWS(table)                                                                       \
 	do {                                                                                       \
-		if (!(cond))                                                                       \
-			UNIT_FAIL("CHECK(%s) failed", #cond);                                      \
+		static size_t rows_[sizeof(table) / sizeof((table)[0])];                           \
+		for (size_t i_ = 0; i_ < sizeof rows_ / sizeof rows_[0]; i_++)                     \
+			rows_[i_] = i_;                                                            \
+		return cr_make_param_array(size_t, rows_, sizeof rows_ / sizeof rows_[0]);         \
 	} while (0)
-
-#define CHECK_EQ_U(a, b)                                                                           \
-	do {                                                                                       \
-		uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                   \
-		if (a_ != b_)                                                                      \
-			UNIT_FAIL("%s == %s: %" PRIu64 " != %" PRIu64, #a, #b, a_, b_);            \
-	} while (0)
-
-#define CHECK_EQ_I(a, b)                                                                           \
-	do {                                                                                       \
-		int64_t a_ = (int64_t)(a), b_ = (int64_t)(b);                                      \
-		if (a_ != b_)                                                                      \
-			UNIT_FAIL("%s == %s: %" PRId64 " != %" PRId64, #a, #b, a_, b_);            \
-	} while (0)
-
-#define CHECK_EQ_STR(a, b)                                                                         \
-	do {                                                                                       \
-		const char *a_ = (a), *b_ = (b);                                                   \
-		if (strcmp(a_, b_) != 0)                                                           \
-			UNIT_FAIL("%s == %s: \"%s\" != \"%s\"", #a, #b, a_, b_);                   \
-	} while (0)
-
-#define CHECK_MEM(a, b, n)                                                                         \
-	do {                                                                                       \
-		if (memcmp((a), (b), (n)) != 0)                                                    \
-			UNIT_FAIL("%s and %s differ in their %zu bytes", #a, #b, (size_t)(n));     \
-	} while (0)
-
-#define UNIT_SUITE(name) const struct unit_test name[]
-#define UNIT_END                                                                                   \
-	{                                                                                          \
-		NULL, NULL                                                                         \
-	}
-
-extern const struct unit_test proto_tests[];
-extern const struct unit_test text_tests[];
-extern const struct unit_test parse_tests[];
-extern const struct unit_test buf_tests[];
-extern const struct unit_test clock_tests[];
-extern const struct unit_test evloop_tests[];
-extern const struct unit_test hist_tests[];
-extern const struct unit_test pacer_tests[];
-extern const struct unit_test stats_tests[];
-extern const struct unit_test client_tests[];
-extern const struct unit_test jsonparse_tests[];
-extern const struct unit_test stamp_tests[];
-extern const struct unit_test prom_tests[];
-extern const struct unit_test htmlreport_tests[];
-extern const struct unit_test httpreq_tests[];
 
 #endif
