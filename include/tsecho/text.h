@@ -45,7 +45,8 @@ enum ts_text_hello ts_text_hello_classify(const uint8_t *line, size_t len);
 
 /* Parses "<seconds>[.<fraction>]" (the seed's time.time(), tsecho's
  * six decimals, up to nine fraction digits used) into nanoseconds since
- * the epoch.  Returns 0, or -1 when s[0..len) is not such a number. */
+ * the epoch.  Returns 0, or -1 when s[0..len) is not such a number or its
+ * seconds are past 9223372035 (what nanoseconds in an int64_t can hold). */
 int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns);
 
 #endif

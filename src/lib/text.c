@@ -77,6 +77,10 @@ size_t ts_text_escape(char *dst, size_t cap, const uint8_t *msg, size_t len)
 	return pos;
 }
 
+/* The most seconds whose nanoseconds, plus a fraction, fit an int64_t:
+ * the year 2262. */
+#define SEC_MAX ((INT64_MAX - 999999999) / 1000000000)
+
 int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns)
 {
 	int64_t sec = 0, frac_ns = 0, scale = 100000000;
@@ -85,11 +89,11 @@ int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns)
 	if (len == 0 || len > 40)
 		return -1;
 	for (; i < len && s[i] != '.'; i++) {
-		if (s[i] < '0' || s[i] > '9' || sec > 99999999999LL)
+		if (s[i] < '0' || s[i] > '9' || sec > SEC_MAX / 10)
 			return -1;
 		sec = sec * 10 + (s[i] - '0');
 	}
-	if (i == 0)
+	if (i == 0 || sec > SEC_MAX)
 		return -1;
 	if (i < len) {
 		if (++i == len)

@@ -67,4 +67,10 @@ Test(text, parse_time)
 	cr_expect(eq(i64, ts_text_parse_time((const uint8_t *)"1e9", 3, &ns), -1));
 	cr_expect(eq(i64, ts_text_parse_time((const uint8_t *)"-1.5", 4, &ns), -1));
 	cr_expect(eq(i64, ts_text_parse_time((const uint8_t *)"99999999999999999", 17, &ns), -1));
+	/* The largest seconds that fit, and one past them: 12 digits once
+	 * overflowed sec * 10^9 (a reply "61728033903.5:x" did). */
+	cr_expect(eq(i64, ts_text_parse_time((const uint8_t *)"9223372035.999999999", 20, &ns), 0));
+	cr_expect(eq(i64, ns, INT64_C(9223372035999999999)));
+	cr_expect(eq(i64, ts_text_parse_time((const uint8_t *)"9223372036", 10, &ns), -1));
+	cr_expect(eq(i64, ts_text_parse_time((const uint8_t *)"61728033903.5", 13, &ns), -1));
 }
