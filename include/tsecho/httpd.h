@@ -1,9 +1,14 @@
 /* A minimal HTTP/1.x server for one page, GET /metrics, served from an
- * existing event loop.  Every peer is bounded like any other: at most
- * TS_HTTPD_MAX_CONNS at once (more are closed at accept), a request of at
- * most TS_HTTPD_REQ_MAX bytes that must arrive whole within
+ * existing event loop.  Every peer is bounded like any other: a request of
+ * at most TS_HTTPD_REQ_MAX bytes that must arrive whole within
  * TS_HTTPD_TIMEOUT_NS of connecting (a slow or silent client is closed,
- * never waited for), one request per connection (Connection: close).
+ * never waited for), one request per connection (Connection: close), at
+ * most TS_HTTPD_MAX_PER_SOURCE connections from one address and
+ * TS_HTTPD_MAX_CONNS in all.  A scraper must get its page even when others
+ * hold every place: when all are taken, the connection that has waited
+ * longest for its request is closed to make room (a silent client is
+ * worth less than a scrape), and only when every place is busy answering
+ * is the newcomer closed.
  * Anything else than GET or HEAD gets 405, any other path 404, a request
  * that does not parse 400, one too long 431.  Never prints, never exits. */
 #ifndef TSECHO_HTTPD_H
@@ -16,7 +21,8 @@
 
 #define TS_HTTPD_MAX_CONNS 32
 #define TS_HTTPD_REQ_MAX 8192
-#define TS_HTTPD_TIMEOUT_NS (10 * 1000000000LL)
+#define TS_HTTPD_MAX_PER_SOURCE 4
+#define TS_HTTPD_TIMEOUT_NS (3 * 1000000000LL)
 /* Largest page a render may produce. */
 #define TS_HTTPD_BODY_MAX (16u << 20)
 
@@ -24,8 +30,9 @@ struct ts_httpd_stats {
 	uint64_t requests; /* answered, any status */
 	uint64_t ok;       /* 200 */
 	uint64_t errors;   /* 4xx, 5xx */
-	uint64_t rejected; /* closed at accept: TS_HTTPD_MAX_CONNS open */
+	uint64_t rejected; /* closed at accept: its address, or every place, busy */
 	uint64_t timeouts; /* closed before a whole request came */
+	uint64_t evicted;  /* closed still waiting for a request, to make room */
 };
 
 /* Renders the page into body (empty on entry, at most TS_HTTPD_BODY_MAX

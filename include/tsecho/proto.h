@@ -70,6 +70,12 @@ uint64_t ts_get_be64(const uint8_t *p);
  * magic that is there matches).  len 0 is a match. */
 int ts_proto_magic_prefix(const uint8_t *buf, size_t len);
 
+/* The sequence number an error frame answering buf[0..len) should carry:
+ * the frame's own when buf opens with the magic and a version 1 header up
+ * to its seq field, otherwise 0 (bytes that are not a frame have no
+ * sequence number, whatever they hold at offset 16). */
+uint64_t ts_proto_error_seq(const uint8_t *buf, size_t len);
+
 /* Decodes the frame at the start of buf[0..len).  max_frame is the
  * receiver's limit (at most TS_PROTO_FRAME_MAX).  An oversize frame is
  * reported BAD as soon as its header is in, without waiting for its body.

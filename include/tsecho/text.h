@@ -27,6 +27,11 @@ size_t ts_text_message_len(const uint8_t *buf, size_t len);
  * fit in cap. */
 size_t ts_text_reply(uint8_t *dst, size_t cap, int64_t wall_ns, const uint8_t *msg, size_t len);
 
+/* Whether buf[0..len) opens with a reply's "<time>:" prefix (seconds, a
+ * point, digits, a colon, within TS_TEXT_PREFIX_MAX bytes), i.e. is itself
+ * a text reply, which a reflector must not answer over UDP. */
+int ts_text_is_reply(const uint8_t *buf, size_t len);
+
 /* Writes msg to dst as printable ASCII: 0x20..0x7e as they are (backslash
  * doubled), \r \n \t, anything else \xNN.  When it does not fit, ends with
  * "..." instead.  dst is always NUL-terminated (cap >= 4); returns the

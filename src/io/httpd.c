@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct http_conn {
 	int64_t deadline_mono_ns;
 	size_t req_len;
 	size_t lingered;
+	struct sockaddr_storage peer;
 	struct ts_buf out;
 	char req[TS_HTTPD_REQ_MAX];
 };
@@ -245,6 +247,53 @@ static void on_conn_event(struct ts_evloop *loop, int fd, int events, void *arg)
 		conn_close(h, slot);
 }
 
+/* Whether a and b are the same address (ports aside). */
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			      &((const struct sockaddr_in *)b)->sin_addr,
+			      sizeof(struct in_addr)) == 0;
+	if (a->ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+/* A place for a new peer from peer: a free slot, or the slot of the
+ * connection that has waited longest for its request, closed for it; -1
+ * when its address already holds its share or every place is answering. */
+static int make_room(struct ts_httpd *h, const struct sockaddr_storage *peer)
+{
+	int from_peer = 0, free_slot = -1, oldest = -1;
+
+	for (int i = 0; i < TS_HTTPD_MAX_CONNS; i++) {
+		struct http_conn *c = h->conns[i];
+		if (!c) {
+			if (free_slot < 0)
+				free_slot = i;
+			continue;
+		}
+		if (same_address(&c->peer, peer))
+			from_peer++;
+		/* Deadlines of waiting peers are their connect time plus one
+		 * fixed timeout, so the earliest is the one that came first. */
+		if (c->state == ST_READING &&
+		    (oldest < 0 || c->deadline_mono_ns < h->conns[oldest]->deadline_mono_ns))
+			oldest = i;
+	}
+	if (from_peer >= TS_HTTPD_MAX_PER_SOURCE)
+		return -1;
+	if (free_slot >= 0 || oldest < 0)
+		return free_slot;
+	h->stats.evicted++;
+	conn_close(h, oldest);
+	return oldest;
+}
+
 static void on_accept(struct ts_evloop *loop, int listen_fd, int events, void *arg)
 {
 	struct ts_httpd *h = arg;
@@ -254,7 +303,7 @@ static void on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 		struct sockaddr_storage peer;
 		socklen_t len;
 		int fd = ts_net_accept(listen_fd, &peer, &len);
-		int slot = find_slot(h, NULL);
+		int slot;
 		struct http_conn *c;
 
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
@@ -267,6 +316,7 @@ static void on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 		}
 		if (fd < 0)
 			return; /* EAGAIN, or a transient error the next event retries */
+		slot = make_room(h, &peer);
 		c = slot >= 0 ? calloc(1, sizeof *c) : NULL;
 		if (!c || ts_evloop_add(loop, fd, TS_EV_READ, on_conn_event, c) != 0) {
 			h->stats.rejected++;
@@ -276,6 +326,7 @@ static void on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 		}
 		c->httpd = h;
 		c->fd = fd;
+		c->peer = peer;
 		c->state = ST_READING;
 		c->deadline_mono_ns = ts_mono_ns() + TS_HTTPD_TIMEOUT_NS;
 		h->conns[slot] = c;

@@ -107,6 +107,14 @@ enum ts_decode ts_proto_decode_hdr(const uint8_t *buf, size_t max_frame, struct 
 	return TS_DECODE_OK;
 }
 
+uint64_t ts_proto_error_seq(const uint8_t *buf, size_t len)
+{
+	if (len < OFF_SEQ + 8 || !ts_proto_magic_prefix(buf, TS_PROTO_MAGIC_LEN) ||
+	    buf[OFF_VERSION] != TS_PROTO_VERSION)
+		return 0;
+	return ts_get_be64(buf + OFF_SEQ);
+}
+
 enum ts_decode ts_proto_decode(const uint8_t *buf, size_t len, size_t max_frame,
 			       struct ts_proto_hdr *out, enum ts_proto_status *status)
 {

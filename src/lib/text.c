@@ -109,6 +109,20 @@ int ts_text_parse_time(const uint8_t *s, size_t len, int64_t *wall_ns)
 	return 0;
 }
 
+int ts_text_is_reply(const uint8_t *buf, size_t len)
+{
+	size_t n = len < TS_TEXT_PREFIX_MAX ? len : TS_TEXT_PREFIX_MAX;
+	const uint8_t *colon = memchr(buf, ':', n);
+	const uint8_t *dot;
+	int64_t wall_ns;
+
+	if (!colon)
+		return 0;
+	/* A reply's time has its fraction: "12:" is a message, not a reply. */
+	dot = memchr(buf, '.', (size_t)(colon - buf));
+	return dot && ts_text_parse_time(buf, (size_t)(colon - buf), &wall_ns) == 0;
+}
+
 enum ts_text_hello ts_text_hello_classify(const uint8_t *line, size_t len)
 {
 	const uint8_t *colon = memchr(line, ':', len);

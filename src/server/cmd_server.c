@@ -30,10 +30,20 @@ static const char usage[] =
     "  -p, --port PORT          TCP and UDP port (default 12345; 0 picks a free one)\n"
     "      --no-tcp, --no-udp   leave one transport out\n"
     "      --max-clients N      concurrent TCP connections (default: from RLIMIT_NOFILE)\n"
+    "      --max-clients-per-source N\n"
+    "                           of them from one address (default: a quarter of them)\n"
     "      --max-message SIZE   largest frame or text message (default 64k, 48..1m)\n"
     "      --max-output SIZE    unsent replies per connection before it is no longer\n"
     "                           read from (default 256k)\n"
-    "      --idle-timeout DUR   close connections idle this long (default 300s; 0 never)\n"
+    "      --idle-timeout DUR   close connections that make no progress (no message\n"
+    "                           answered, no reply read) this long (default 300s; 0 never)\n"
+    "      --message-timeout DUR\n"
+    "                           close connections whose message, once begun, is not\n"
+    "                           complete within DUR (default 10s; 0 never)\n"
+    "      --udp-rate N         UDP replies a second per source address on the main\n"
+    "                           and echo ports (default 10000; 0: no limit)\n"
+    "      --udp-budget N       UDP replies a second in all, every port and source\n"
+    "                           (default 100000; 0: no limit)\n"
     "  -q, --quiet              log only the listening lines and the summary\n"
     "      --log-format FMT     text (default) or json\n"
     "      --stamp[=PORT]       also a STAMP reflector, RFC 8762 (UDP, default 862)\n"
@@ -53,9 +63,13 @@ enum {
 	OPT_NO_TCP = 256,
 	OPT_NO_UDP,
 	OPT_MAX_CLIENTS,
+	OPT_MAX_PER_SOURCE,
 	OPT_MAX_MESSAGE,
 	OPT_MAX_OUTPUT,
 	OPT_IDLE_TIMEOUT,
+	OPT_MESSAGE_TIMEOUT,
+	OPT_UDP_RATE,
+	OPT_UDP_BUDGET,
 	OPT_LOG_FORMAT,
 	OPT_STAMP,
 	OPT_STAMP_STATEFUL,
@@ -71,9 +85,13 @@ static const struct option options[] = {
 	{ "no-tcp", no_argument, NULL, OPT_NO_TCP },
 	{ "no-udp", no_argument, NULL, OPT_NO_UDP },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-clients-per-source", required_argument, NULL, OPT_MAX_PER_SOURCE },
 	{ "max-message", required_argument, NULL, OPT_MAX_MESSAGE },
 	{ "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
 	{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+	{ "message-timeout", required_argument, NULL, OPT_MESSAGE_TIMEOUT },
+	{ "udp-rate", required_argument, NULL, OPT_UDP_RATE },
+	{ "udp-budget", required_argument, NULL, OPT_UDP_BUDGET },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 	{ "stamp", optional_argument, NULL, OPT_STAMP },
@@ -136,6 +154,11 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 			if (ts_parse_u64(optarg, 1, 1u << 24, &cfg->max_clients) != 0)
 				return bad_value("--max-clients", optarg, "want 1..16777216");
 			break;
+		case OPT_MAX_PER_SOURCE:
+			if (ts_parse_u64(optarg, 1, 1u << 24, &cfg->max_clients_per_source) != 0)
+				return bad_value("--max-clients-per-source", optarg,
+						 "want 1..16777216");
+			break;
 		case OPT_MAX_MESSAGE:
 			if (ts_parse_size(optarg, TS_PROTO_HDR_LEN, TS_PROTO_FRAME_MAX,
 					  &cfg->max_message) != 0)
@@ -150,6 +173,22 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 						 &cfg->idle_timeout_ns) != 0)
 				return bad_value("--idle-timeout", optarg,
 						 "want a duration such as 30s or 500ms");
+			break;
+		case OPT_MESSAGE_TIMEOUT:
+			if (ts_parse_duration_ns(optarg, 0, 365LL * 86400 * TS_NS_PER_S,
+						 &cfg->message_timeout_ns) != 0)
+				return bad_value("--message-timeout", optarg,
+						 "want a duration such as 10s or 500ms");
+			break;
+		case OPT_UDP_RATE:
+		case OPT_UDP_BUDGET:
+			if (ts_parse_u64(optarg, 0, 100000000, &v) != 0)
+				return bad_value(c == OPT_UDP_RATE ? "--udp-rate" : "--udp-budget",
+						 optarg, "want replies a second, 0 for no limit");
+			if (c == OPT_UDP_RATE)
+				cfg->udp_rate_per_s = (double)v;
+			else
+				cfg->udp_budget_per_s = (double)v;
 			break;
 		case 'q':
 			cfg->quiet = 1;
@@ -239,6 +278,9 @@ int ts_cmd_server(int argc, char **argv)
 		.max_message = 64 * 1024,
 		.max_output = 256 * 1024,
 		.idle_timeout_ns = 300 * TS_NS_PER_S,
+		.message_timeout_ns = 10 * TS_NS_PER_S,
+		.udp_rate_per_s = 10000,
+		.udp_budget_per_s = 100000,
 		.log_format = TS_LOG_TEXT,
 		.stamp_port = 862,
 		.stamp_rate_per_s = 1000,
@@ -253,6 +295,10 @@ int ts_cmd_server(int argc, char **argv)
 	nofile = ts_raise_nofile();
 	if (cfg.max_clients == 0)
 		cfg.max_clients = nofile > 2 * FD_RESERVE ? nofile - FD_RESERVE : nofile / 2;
+	/* One address may hold a quarter of the slots: the rest stay open to
+	 * everyone else, however that one behaves. */
+	if (cfg.max_clients_per_source == 0)
+		cfg.max_clients_per_source = cfg.max_clients >= 4 ? cfg.max_clients / 4 : 1;
 	/* The output buffer stops answering at max_output; it must hold at
 	 * least one largest reply for the loop to make progress. */
 	if (cfg.max_output < cfg.max_message)

@@ -16,7 +16,8 @@ static const char *const proto_names[TS_STAT_PROTOS] = { "text", "binary", "stam
 static const char *const transport_names[TS_STAT_TRANSPORTS] = { "tcp", "udp" };
 static const char *const error_names[TS_ERR_KINDS] = { "malformed", "io", "dropped", "resource" };
 static const char *const limit_names[TS_LIMITS] = {
-	"max_clients", "fds", "max_message", "max_output", "idle_timeout", "stamp_rate",
+	"max_clients",     "fds",        "per_source", "max_message", "max_output",  "idle_timeout",
+	"message_timeout", "stamp_rate", "udp_rate",   "udp_budget",  "loop_source", "loop_reply",
 };
 
 void ts_server_stats_init(struct ts_server_stats *st, int64_t start_wall_ns)
@@ -41,7 +42,8 @@ struct ts_server_totals ts_server_stats_totals(const struct ts_server_stats *st)
 	}
 	for (int k = 0; k < TS_ERR_KINDS; k++)
 		t.errors += st->errors[k];
-	t.rejected = st->limits[TS_LIMIT_MAX_CLIENTS] + st->limits[TS_LIMIT_FDS];
+	for (int r = 0; r < TS_LIMIT_ACCEPT_REASONS; r++)
+		t.rejected += st->limits[r];
 	return t;
 }
 
@@ -103,17 +105,18 @@ static void connection_families(struct ts_prom *p, const struct ts_server_stats 
 	ts_prom_sample_u64(p, "tsecho_server_connections_total", NULL, st->conns_total);
 	labelled_family(p, "tsecho_server_connections_rejected_total",
 			"TCP connections closed at accept, by reason.", "reason", limit_names,
-			st->limits, TS_LIMIT_FDS + 1);
+			st->limits, TS_LIMIT_ACCEPT_REASONS);
 }
 
 static void http_families(struct ts_prom *p, const struct ts_httpd_stats *http)
 {
-	const char *names[] = { "ok", "error", "rejected", "timeout" };
-	uint64_t values[] = { http->ok, http->errors, http->rejected, http->timeouts };
+	const char *names[] = { "ok", "error", "rejected", "timeout", "evicted" };
+	uint64_t values[] = { http->ok, http->errors, http->rejected, http->timeouts,
+			      http->evicted };
 
 	labelled_family(p, "tsecho_server_metrics_requests_total",
 			"Requests to this metrics endpoint, by outcome.", "outcome", names, values,
-			4);
+			5);
 }
 
 int ts_server_metrics_render(struct ts_buf *body, const struct ts_server_stats *st,

@@ -22,14 +22,27 @@ enum ts_stat_error {
 };
 
 enum ts_stat_limit {
-	TS_LIMIT_MAX_CLIENTS, /* a connection refused at --max-clients */
-	TS_LIMIT_FDS,         /* a connection shed for want of descriptors */
-	TS_LIMIT_INPUT,       /* a connection closed past its input cap */
-	TS_LIMIT_OUTPUT,      /* a connection no longer read: --max-output reached */
-	TS_LIMIT_IDLE,        /* a connection closed at --idle-timeout */
-	TS_LIMIT_STAMP_RATE,  /* a STAMP packet over --stamp-rate, dropped */
+	/* The reasons a connection is closed at accept come first: they
+	 * are also the connections_rejected_total family. */
+	TS_LIMIT_MAX_CLIENTS,     /* a connection refused at --max-clients */
+	TS_LIMIT_FDS,             /* a connection shed for want of descriptors */
+	TS_LIMIT_PER_SOURCE,      /* refused at --max-clients-per-source */
+	TS_LIMIT_INPUT,           /* a connection closed past its input cap, or a
+				 datagram over --max-message not answered */
+	TS_LIMIT_OUTPUT,          /* a connection no longer read: --max-output reached */
+	TS_LIMIT_IDLE,            /* a connection closed at --idle-timeout */
+	TS_LIMIT_MESSAGE_TIMEOUT, /* closed: a message begun, not finished in time */
+	TS_LIMIT_STAMP_RATE,      /* a STAMP packet over --stamp-rate, dropped */
+	TS_LIMIT_UDP_RATE,        /* a datagram over --udp-rate, not answered */
+	TS_LIMIT_UDP_BUDGET,      /* a datagram over --udp-budget, not answered */
+	TS_LIMIT_LOOP_SOURCE,     /* from our own or a reflector's port: not answered */
+	TS_LIMIT_LOOP_REPLY,      /* itself a reply (or an echo's echo): not answered */
 	TS_LIMITS
 };
+
+/* How many of the first ts_stat_limit values are reasons to refuse a
+ * connection at accept. */
+#define TS_LIMIT_ACCEPT_REASONS (TS_LIMIT_PER_SOURCE + 1)
 
 struct ts_traffic {
 	uint64_t messages;

@@ -230,6 +230,8 @@ static int start_listeners(struct ts_server *srv)
 			return -1;
 		}
 		ts_log_listening(&srv->log, listener_name(l), (struct sockaddr *)&ss);
+		if (l->type == SOCK_DGRAM)
+			ts_guard_own_port(&srv->guard, (uint16_t)ts_net_local_port(l->fd));
 	}
 	return 0;
 }
@@ -305,6 +307,7 @@ int ts_server_run(struct ts_server *srv)
 struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fds, FILE *log_out)
 {
 	struct ts_server *srv = calloc(1, sizeof *srv);
+	int rc;
 
 	if (!srv) {
 		fprintf(stderr, "tsecho server: cannot start: out of memory\n");
@@ -339,6 +342,11 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 		fprintf(stderr, "tsecho server: cannot start: out of memory\n");
 		goto fail;
 	}
+	rc = ts_guard_init(&srv->guard, cfg, srv->start_mono_ns);
+	if (rc != 0) {
+		fprintf(stderr, "tsecho server: cannot start: %s\n", strerror(-rc));
+		goto fail;
+	}
 	if (bind_all(srv) != 0 || start_listeners(srv) != 0)
 		goto fail;
 	if (cfg->metrics_addr && start_metrics(srv) != 0)
@@ -370,6 +378,7 @@ void ts_server_free(struct ts_server *srv, int summary)
 			close(srv->wake_pipe[i]);
 	ts_evloop_free(srv->loop);
 	ts_reflector_free(srv->stamp);
+	ts_guard_fini(&srv->guard);
 	free(srv->rx);
 	free(srv->tx);
 	free(srv);

@@ -16,10 +16,14 @@ struct ts_server_config {
 	uint16_t port;
 	int tcp;
 	int udp;
-	uint64_t max_clients;    /* concurrent TCP connections */
-	uint64_t max_message;    /* largest frame, longest text message */
-	uint64_t max_output;     /* per-connection unsent replies */
-	int64_t idle_timeout_ns; /* 0: never */
+	uint64_t max_clients;            /* concurrent TCP connections */
+	uint64_t max_clients_per_source; /* of them from one address; 0: no limit */
+	uint64_t max_message;            /* largest frame, longest text message */
+	uint64_t max_output;             /* per-connection unsent replies */
+	int64_t idle_timeout_ns;         /* no progress this long closes; 0: never */
+	int64_t message_timeout_ns;      /* a message begun must end within; 0: never */
+	double udp_rate_per_s;           /* main and echo UDP replies per source; 0: no limit */
+	double udp_budget_per_s;         /* UDP replies in all, every port; 0: no limit */
 	int quiet;
 	enum ts_log_format log_format;
 	int stamp; /* --stamp: a STAMP reflector (RFC 8762) */

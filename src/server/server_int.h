@@ -9,17 +9,28 @@
 #include <sys/socket.h>
 
 #include <tsecho/evloop.h>
+#include "guard.h"
 #include "log.h"
 #include "server.h"
 
 struct conn;
+struct conn_list;
+
+/* A connection's place in one deadline list. */
+struct conn_node {
+	struct conn *conn;
+	struct conn_node *prev;
+	struct conn_node *next;
+	struct conn_list *list; /* NULL: on none */
+	int64_t deadline_mono_ns;
+};
 
 /* Connections in order of their deadlines.  Every list has one fixed
  * timeout, so appending at the tail keeps it sorted and a sweep only ever
  * looks at the head. */
 struct conn_list {
-	struct conn *head;
-	struct conn *tail;
+	struct conn_node *head;
+	struct conn_node *tail;
 };
 
 /* What a listening socket serves. */
@@ -56,11 +67,13 @@ struct ts_server {
 
 	struct conn_list open;     /* by last progress, idle_timeout */
 	struct conn_list draining; /* closing after an error, DRAIN_TIMEOUT */
+	struct conn_list partial;  /* with a message begun, message_timeout */
 
 	/* Kept open so that when accept() fails with EMFILE one descriptor
 	 * can be freed to accept and close the waiting peer (libev's trick):
 	 * otherwise a level-triggered listener would wake the loop forever. */
 	struct ts_reflector *stamp; /* NULL without --stamp */
+	struct ts_guard guard;      /* who the UDP ports answer */
 	struct ts_httpd *metrics;   /* NULL without --metrics */
 
 	int reserve_fd;

@@ -11,8 +11,10 @@
  * kernel.  The reply is never larger than the request; packets below the
  * TWAMP-Light minimum of 41 octets, or with an error estimate whose
  * multiplier is 0 (RFC 4656 4.1.2: corrupt), are counted and dropped, and
- * each source address is held to a rate (a token bucket) so that the
- * reflector cannot be turned against a third party. */
+ * every reply passes the server's guard (guard.h: not to our own or a
+ * reflector's port, each source address held to --stamp-rate, all to
+ * --udp-budget) so that the reflector cannot be turned against a third
+ * party. */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -30,20 +32,14 @@
 
 enum {
 	BATCH_MAX = 64,
-	TABLE_SIZE = 4096, /* rate-limit buckets and sessions, by hash */
+	TABLE_SIZE = 4096, /* sessions, by keyed hash */
 	CMSG_SPACE_BYTES = 256,
 	STAMP_DGRAM_MAX = 65536,
 };
 
-/* Keys: family (1), address (16, IPv4 in the first 4), port (2), SSID
- * (2); a bucket uses the first 17, a session all. */
+/* A session's key: family (1), address (16, IPv4 in the first 4), port
+ * (2), SSID (2). */
 enum { KEY_ADDR = 17, KEY_SESSION = 21 };
-
-struct bucket {
-	uint8_t key[KEY_ADDR];
-	double tokens;
-	int64_t last_mono_ns;
-};
 
 struct session {
 	uint8_t key[KEY_SESSION];
@@ -52,10 +48,8 @@ struct session {
 };
 
 struct ts_reflector {
-	double rate_per_s;
 	int stateful;
 	int batch;
-	struct bucket buckets[TABLE_SIZE];
 	struct session sessions[TABLE_SIZE];
 	uint16_t ee; /* our error estimate, refreshed once a second */
 	int64_t ee_mono_ns;
@@ -70,7 +64,6 @@ struct ts_reflector *ts_reflector_new(const struct ts_server_config *cfg)
 
 	if (!st)
 		return NULL;
-	st->rate_per_s = cfg->stamp_rate_per_s;
 	st->stateful = cfg->stamp_stateful;
 	st->batch = cfg->stamp_batch < 1           ? 1
 		    : cfg->stamp_batch > BATCH_MAX ? BATCH_MAX
@@ -108,15 +101,6 @@ int ts_reflector_prepare(int fd, int family)
 	return 0;
 }
 
-static uint32_t hash_bytes(const uint8_t *p, size_t n)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 /* The key of a peer: family, address, port and SSID (docs above). */
 static void peer_key(const struct sockaddr_storage *ss, uint16_t ssid, uint8_t key[KEY_SESSION])
 {
@@ -139,42 +123,15 @@ static void peer_key(const struct sockaddr_storage *ss, uint16_t ssid, uint8_t k
 	key[KEY_ADDR + 3] = (uint8_t)ssid;
 }
 
-/* A token from source ss's bucket; false when over the rate. */
-static int admit(struct ts_reflector *st, const struct sockaddr_storage *ss, int64_t now_mono_ns)
-{
-	uint8_t key[KEY_SESSION];
-	struct bucket *b;
-
-	if (st->rate_per_s <= 0)
-		return 1;
-	peer_key(ss, 0, key);
-	b = &st->buckets[hash_bytes(key, KEY_ADDR) % TABLE_SIZE];
-	if (memcmp(b->key, key, sizeof b->key) != 0) {
-		/* A new source (or a collision): a full bucket. */
-		memcpy(b->key, key, sizeof b->key);
-		b->tokens = st->rate_per_s;
-		b->last_mono_ns = now_mono_ns;
-	}
-	b->tokens += (double)(now_mono_ns - b->last_mono_ns) / TS_NS_PER_S * st->rate_per_s;
-	if (b->tokens > st->rate_per_s)
-		b->tokens = st->rate_per_s; /* a burst of one second at most */
-	b->last_mono_ns = now_mono_ns;
-	if (b->tokens < 1.0)
-		return 0;
-	b->tokens -= 1.0;
-	return 1;
-}
-
 /* Stateful mode: the session's own counter (RFC 8762 4.3.1), a session
  * being a source address and port and the sender's SSID. */
-static uint32_t session_seq(struct ts_reflector *st, const struct sockaddr_storage *ss,
-			    uint16_t ssid)
+static uint32_t session_seq(struct ts_server *srv, const struct sockaddr_storage *ss, uint16_t ssid)
 {
 	uint8_t key[KEY_SESSION];
 	struct session *s;
 
 	peer_key(ss, ssid, key);
-	s = &st->sessions[hash_bytes(key, sizeof key) % TABLE_SIZE];
+	s = &srv->stamp->sessions[ts_siphash24(srv->guard.key, key, sizeof key) % TABLE_SIZE];
 	if (!s->used || memcmp(s->key, key, sizeof key) != 0) {
 		memcpy(s->key, key, sizeof key);
 		s->next_seq = 0;
@@ -225,16 +182,14 @@ static int reflect(struct ts_server *srv, uint8_t *pkt, size_t len, struct msghd
 		srv->stats.errors[TS_ERR_MALFORMED]++;
 		return -1;
 	}
-	if (!admit(st, peer, now_mono_ns)) {
-		srv->stats.limits[TS_LIMIT_STAMP_RATE]++;
+	if (!ts_guard_admit(&srv->guard, true, peer, now_mono_ns, srv->stats.limits))
 		return -1;
-	}
 	if (now_mono_ns - st->ee_mono_ns >= TS_NS_PER_S || st->ee_mono_ns == 0) {
 		st->ee = ts_stamp_local_ee();
 		st->ee_mono_ns = now_mono_ns;
 	}
 	memset(&out, 0, sizeof out);
-	out.seq = st->stateful ? session_seq(st, peer, in.ssid) : in.seq;
+	out.seq = st->stateful ? session_seq(srv, peer, in.ssid) : in.seq;
 	out.ee = st->ee;
 	out.ssid = in.ssid;
 	out.rx_timestamp = ts_ntp_from_unix_ns(rx_wall_ns);

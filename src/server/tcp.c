@@ -9,6 +9,11 @@
  *   until out drains.  A peer that never reads its replies thus costs at
  *   most max_output + max_message bytes and no CPU, and is closed by the
  *   idle timeout since it makes no progress.
+ * - Only progress, a message answered or a reply taken by the peer, starts
+ *   the idle timeout again; bytes that do not finish a message do not.  A
+ *   message begun must be complete within --message-timeout, so a peer
+ *   that trickles a frame a byte at a time holds its slot for that long at
+ *   most.  No address holds more than --max-clients-per-source slots.
  * - After an error frame the server stops answering, shuts down its
  *   sending side once the frame is out, and reads and discards what the
  *   peer still sends until it closes (so that closing with unread data
@@ -63,46 +68,44 @@ struct conn {
 	int64_t in_wall_ns; /* when the bytes waiting in in were read (t2) */
 	uint32_t drained;   /* bytes discarded while draining */
 	struct ts_server *srv;
-	struct ts_buf in;  /* read, not yet answered */
-	struct ts_buf out; /* answered, not yet sent */
-	int64_t deadline_mono_ns;
-	struct conn_list *list;
-	struct conn *prev;
-	struct conn *next;
+	struct ts_buf in;         /* read, not yet answered */
+	struct ts_buf out;        /* answered, not yet sent */
+	struct conn_node idle;    /* on open (idle timeout) or draining */
+	struct conn_node partial; /* on partial while a message is begun */
 	struct sockaddr_storage peer;
 };
 
-static void list_remove(struct conn *c)
+static void list_remove(struct conn_node *n)
 {
-	struct conn_list *l = c->list;
+	struct conn_list *l = n->list;
 
 	if (!l)
 		return;
-	if (c->prev)
-		c->prev->next = c->next;
+	if (n->prev)
+		n->prev->next = n->next;
 	else
-		l->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+		l->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
 	else
-		l->tail = c->prev;
-	c->prev = c->next = NULL;
-	c->list = NULL;
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+	n->list = NULL;
 }
 
-/* Moves c to the tail of l with a deadline of now + timeout. */
-static void list_push(struct conn_list *l, struct conn *c, int64_t deadline_mono_ns)
+/* Moves n to the tail of l with the given deadline. */
+static void list_push(struct conn_list *l, struct conn_node *n, int64_t deadline_mono_ns)
 {
-	list_remove(c);
-	c->deadline_mono_ns = deadline_mono_ns;
-	c->list = l;
-	c->prev = l->tail;
-	c->next = NULL;
+	list_remove(n);
+	n->deadline_mono_ns = deadline_mono_ns;
+	n->list = l;
+	n->prev = l->tail;
+	n->next = NULL;
 	if (l->tail)
-		l->tail->next = c;
+		l->tail->next = n;
 	else
-		l->head = c;
-	l->tail = c;
+		l->head = n;
+	l->tail = n;
 }
 
 /* The counters a connection's bytes go to: those of the protocol it
@@ -131,10 +134,28 @@ static void conn_touch(struct conn *c)
 
 	if (c->state == ST_DRAINING)
 		return;
+	/* A message that begins after this progress gets its own time:
+	 * conn_partial starts the clock again when the connection settles. */
+	list_remove(&c->partial);
 	/* Every open connection is on the list, so shutdown finds it. */
-	list_push(&srv->open, c,
+	list_push(&srv->open, &c->idle,
 		  srv->cfg->idle_timeout_ns > 0 ? ts_mono_ns() + srv->cfg->idle_timeout_ns
 						: INT64_MAX);
+}
+
+/* Starts or stops the message timeout: it runs while c holds the start of
+ * a message and waits for the rest from the peer (not while it waits for
+ * room in out, which is the idle timeout's business). */
+static void conn_partial(struct conn *c)
+{
+	struct ts_server *srv = c->srv;
+	bool waiting =
+	    c->in.len > 0 && c->state == ST_OPEN && !c->eof && c->out.len < srv->cfg->max_output;
+
+	if (!waiting || srv->cfg->message_timeout_ns <= 0)
+		list_remove(&c->partial);
+	else if (!c->partial.list)
+		list_push(&srv->partial, &c->partial, ts_mono_ns() + srv->cfg->message_timeout_ns);
 }
 
 static void conn_close(struct conn *c, const char *reason)
@@ -142,7 +163,9 @@ static void conn_close(struct conn *c, const char *reason)
 	struct ts_server *srv = c->srv;
 
 	ts_log_close(&srv->log, (struct sockaddr *)&c->peer, reason);
-	list_remove(c);
+	list_remove(&c->idle);
+	list_remove(&c->partial);
+	ts_guard_conn_close(&srv->guard, &c->peer);
 	if (ts_evloop_del(srv->loop, c->fd) != 0)
 		srv->stats.errors[TS_ERR_RESOURCE]++;
 	close(c->fd);
@@ -156,11 +179,8 @@ static void conn_close(struct conn *c, const char *reason)
 static void conn_fail(struct conn *c, size_t *tx_len, enum ts_proto_status status, const uint8_t *p,
 		      size_t n)
 {
-	uint64_t seq = 0;
+	uint64_t seq = ts_proto_error_seq(p, n);
 
-	/* The sequence number is at offset 16 when the header got that far. */
-	if (n >= 24)
-		seq = ts_get_be64(p + 16);
 	*tx_len += ts_proto_encode_error(c->srv->tx + *tx_len, status, seq);
 	c->srv->stats.errors[TS_ERR_MALFORMED]++;
 	c->state = ST_ERROR;
@@ -254,7 +274,6 @@ static int conn_send(struct conn *c, size_t tx_len)
 		if (w > 0) {
 			sent = (size_t)w;
 			conn_traffic(c)->bytes_out += sent;
-			conn_touch(c);
 		}
 	}
 	/* No max here: answering already stopped at max_output. */
@@ -286,6 +305,8 @@ static ssize_t conn_answer(struct conn *c, const uint8_t *p, size_t n, int64_t r
 			break;
 		used += k;
 	}
+	if (used > 0)
+		conn_touch(c); /* progress: a message answered */
 	if (tx_len > 0 && (rc = conn_send(c, tx_len)) != 0)
 		return rc;
 	return (ssize_t)used;
@@ -345,9 +366,10 @@ static bool conn_settle(struct conn *c)
 				return false;
 			}
 			c->state = ST_DRAINING;
-			list_push(&srv->draining, c, ts_mono_ns() + DRAIN_TIMEOUT_NS);
+			list_push(&srv->draining, &c->idle, ts_mono_ns() + DRAIN_TIMEOUT_NS);
 		}
 	}
+	conn_partial(c);
 	if (c->out.len > 0)
 		events |= TS_EV_WRITE;
 	if (c->state == ST_OPEN && !c->out_full && c->out.len >= srv->cfg->max_output)
@@ -396,7 +418,6 @@ static bool conn_on_read(struct conn *c)
 		conn_close(c, "protocol error");
 		return false;
 	}
-	conn_touch(c);
 	rc = conn_input(c, srv->rx, (size_t)n, rx_wall_ns);
 	if (rc != 0) {
 		if (rc == -ENOBUFS)
@@ -456,12 +477,15 @@ static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_stora
 
 	if (!c) {
 		srv->stats.errors[TS_ERR_RESOURCE]++;
+		ts_guard_conn_close(&srv->guard, peer);
 		close(fd);
 		return;
 	}
 	c->fd = fd;
 	c->srv = srv;
 	c->peer = *peer;
+	c->idle.conn = c;
+	c->partial.conn = c;
 	c->proto = role == ROLE_ECHO ? PROTO_ECHO : PROTO_UNKNOWN;
 	/* A latency tool must not let Nagle hold small replies back. */
 	if (ts_net_set_nodelay(fd) != 0)
@@ -469,6 +493,7 @@ static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_stora
 	rc = ts_evloop_add(srv->loop, fd, TS_EV_READ, conn_on_event, c);
 	if (rc != 0) {
 		srv->stats.errors[TS_ERR_RESOURCE]++;
+		ts_guard_conn_close(&srv->guard, peer);
 		close(fd);
 		free(c);
 		return;
@@ -505,8 +530,12 @@ static void shed_one(struct ts_server *srv, int listen_fd)
 		srv->reserve_fd = -1;
 		fd = ts_net_accept(listen_fd, &peer, &len);
 		if (fd >= 0) {
+			/* A peer turned away for want of descriptors: counted
+			 * once as shed and once as a resource error, whatever
+			 * number of accept calls failed before. */
 			close(fd);
 			srv->stats.limits[TS_LIMIT_FDS]++;
+			srv->stats.errors[TS_ERR_RESOURCE]++;
 		}
 		srv->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (srv->reserve_fd >= 0)
@@ -534,7 +563,6 @@ void ts_tcp_on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 		if (fd == -EINTR || fd == -ECONNABORTED || fd == -EPROTO)
 			continue;
 		if (fd == -EMFILE || fd == -ENFILE || fd == -ENOBUFS || fd == -ENOMEM) {
-			srv->stats.errors[TS_ERR_RESOURCE]++;
 			shed_one(srv, listen_fd);
 			if (srv->accept_paused_until_mono_ns)
 				return;
@@ -550,21 +578,36 @@ void ts_tcp_on_accept(struct ts_evloop *loop, int listen_fd, int events, void *a
 			close(fd);
 			continue;
 		}
+		if (!ts_guard_conn_open(&srv->guard, &peer, srv->cfg->max_clients_per_source)) {
+			srv->stats.limits[TS_LIMIT_PER_SOURCE]++;
+			ts_log_close(&srv->log, (struct sockaddr *)&peer,
+				     "too many connections from this address");
+			close(fd);
+			continue;
+		}
 		conn_open(srv, fd, &peer, l->role);
 	}
 }
 
 int64_t ts_tcp_sweep(struct ts_server *srv, int64_t now_mono_ns)
 {
+	const struct {
+		struct conn_list *list;
+		int limit; /* counted when its deadline closes one, or -1 */
+		const char *reason;
+	} lists[] = {
+		{ &srv->open, TS_LIMIT_IDLE, "idle timeout" },
+		{ &srv->partial, TS_LIMIT_MESSAGE_TIMEOUT, "message not complete in time" },
+		{ &srv->draining, -1, "protocol error" },
+	};
 	int64_t next = INT64_MAX;
-	struct conn_list *lists[] = { &srv->open, &srv->draining };
 
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
-		struct conn_list *l = lists[i];
+		struct conn_list *l = lists[i].list;
 		while (l->head && l->head->deadline_mono_ns <= now_mono_ns) {
-			if (l == &srv->open)
-				srv->stats.limits[TS_LIMIT_IDLE]++;
-			conn_close(l->head, l == &srv->open ? "idle timeout" : "protocol error");
+			if (lists[i].limit >= 0)
+				srv->stats.limits[lists[i].limit]++;
+			conn_close(l->head->conn, lists[i].reason);
 		}
 		if (l->head && l->head->deadline_mono_ns < next)
 			next = l->head->deadline_mono_ns;
@@ -578,7 +621,7 @@ void ts_tcp_close_all(struct ts_server *srv)
 
 	for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) {
 		while (lists[i]->head) {
-			struct conn *c = lists[i]->head;
+			struct conn *c = lists[i]->head->conn;
 			ssize_t w = 0;
 			if (c->out.len > 0)
 				w = send(c->fd, ts_buf_bytes(&c->out), c->out.len, MSG_NOSIGNAL);

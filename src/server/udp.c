@@ -1,7 +1,15 @@
 /* The server's UDP side: each datagram is one message, binary probe or text
- * (docs/protocol.md), or on the echo listener an RFC 862 echo.  Nothing is answered with more than the request plus
- * the text prefix, so the server cannot amplify a spoofed flood; malformed
- * probes are counted and dropped. */
+ * (docs/protocol.md), or on the echo listener an RFC 862 echo.
+ *
+ * A reply is never larger than its request plus a text reply's "<time>:"
+ * prefix (18 to 21 bytes; binary and echo replies are the request's size),
+ * and every reply passes the guard first (guard.h): not to our own or a
+ * reflector's port, within the source's --udp-rate and the server's
+ * --udp-budget.  So the server adds at most 21 bytes to what a spoofed
+ * source sends it, at a bounded rate, and never loops: what is itself a
+ * reply (a text reply, a binary reply or error frame, the echo we just
+ * sent) is not answered.  Malformed probes and text over --max-message are
+ * counted and dropped. */
 #include "config.h"
 
 #include <errno.h>
@@ -14,35 +22,78 @@
 
 enum { DATAGRAMS_PER_EVENT = 64 }; /* a bounded share of work per event */
 
-/* Builds the answer to one datagram in place (binary) or in tx (text).
- * Returns its length and sets *reply, or 0 for no answer. */
-static size_t answer(struct ts_server *srv, const struct sockaddr *peer, uint8_t *dgram, size_t n,
-		     int64_t rx_wall_ns, const uint8_t **reply)
+/* Whether the guard lets us answer peer now. */
+static bool admitted(struct ts_server *srv, const struct sockaddr_storage *peer)
 {
+	return ts_guard_admit(&srv->guard, false, peer, ts_mono_ns(), srv->stats.limits);
+}
+
+/* Builds the answer to one binary datagram in place; returns its length,
+ * or 0 for no answer. */
+static size_t answer_binary(struct ts_server *srv, const struct sockaddr_storage *peer,
+			    uint8_t *dgram, size_t n, int64_t rx_wall_ns)
+{
+	size_t max = n < srv->cfg->max_message ? n : srv->cfg->max_message;
 	struct ts_proto_hdr h;
 	int64_t t3_wall_ns;
 
-	if (dgram[0] == TS_PROTO_MAGIC0) {
-		size_t max = n < srv->cfg->max_message ? n : srv->cfg->max_message;
-		/* A frame must fill its datagram exactly. */
-		if (ts_proto_decode(dgram, n, max, &h, NULL) != TS_DECODE_OK || h.frame_len != n ||
-		    h.type != TS_MSG_PROBE) {
-			srv->stats.errors[TS_ERR_MALFORMED]++;
-			return 0;
-		}
-		t3_wall_ns = ts_wall_ns();
-		ts_proto_make_reply(dgram, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
-		srv->stats.traffic[TS_STAT_BINARY][TS_STAT_UDP].messages++;
-		ts_server_stats_residence(&srv->stats, rx_wall_ns, t3_wall_ns);
-		*reply = dgram;
-		return n;
+	/* A frame must fill its datagram exactly. */
+	if (ts_proto_decode(dgram, n, max, &h, NULL) != TS_DECODE_OK || h.frame_len != n) {
+		srv->stats.errors[TS_ERR_MALFORMED]++;
+		return 0;
 	}
+	if (h.type == TS_MSG_REPLY || h.type == TS_MSG_ERROR) {
+		srv->stats.limits[TS_LIMIT_LOOP_REPLY]++; /* another reflector's answer */
+		return 0;
+	}
+	if (h.type != TS_MSG_PROBE) {
+		srv->stats.errors[TS_ERR_MALFORMED]++;
+		return 0;
+	}
+	if (!admitted(srv, peer))
+		return 0;
+	t3_wall_ns = ts_wall_ns();
+	ts_proto_make_reply(dgram, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
+	srv->stats.traffic[TS_STAT_BINARY][TS_STAT_UDP].messages++;
+	ts_server_stats_residence(&srv->stats, rx_wall_ns, t3_wall_ns);
+	return n;
+}
+
+/* Builds the answer to one text datagram in tx; returns its length, or 0
+ * for no answer. */
+static size_t answer_text(struct ts_server *srv, const struct sockaddr_storage *peer,
+			  const uint8_t *dgram, size_t n, int64_t rx_wall_ns)
+{
 	if (dgram[0] == TS_TEXT_QUIT_BYTE)
 		return 0;
+	if (n > srv->cfg->max_message) {
+		srv->stats.limits[TS_LIMIT_INPUT]++;
+		return 0;
+	}
+	if (ts_text_is_reply(dgram, n)) {
+		srv->stats.limits[TS_LIMIT_LOOP_REPLY]++;
+		return 0;
+	}
+	if (!admitted(srv, peer))
+		return 0;
 	srv->stats.traffic[TS_STAT_TEXT][TS_STAT_UDP].messages++;
-	ts_log_message(&srv->log, peer, "udp", rx_wall_ns, dgram, n);
-	*reply = srv->tx;
+	ts_log_message(&srv->log, (const struct sockaddr *)peer, "udp", rx_wall_ns, dgram, n);
 	return ts_text_reply(srv->tx, srv->tx_cap, rx_wall_ns, dgram, n);
+}
+
+/* RFC 862: the datagram goes back as it came, unless it is the echo we
+ * just sent that source, coming back from another echo service. */
+static size_t answer_echo(struct ts_server *srv, const struct sockaddr_storage *peer,
+			  const uint8_t *dgram, size_t n)
+{
+	if (ts_guard_echo_repeat(&srv->guard, peer, dgram, n, ts_mono_ns())) {
+		srv->stats.limits[TS_LIMIT_LOOP_REPLY]++;
+		return 0;
+	}
+	if (!admitted(srv, peer))
+		return 0;
+	srv->stats.traffic[TS_STAT_ECHO][TS_STAT_UDP].messages++;
+	return n;
 }
 
 /* Which protocol a datagram of n bytes at p speaks, for the counters. */
@@ -66,7 +117,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		ssize_t n =
 		    recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer, &peer_len);
 		int64_t rx_wall_ns = ts_wall_ns(); /* t2: right after the read */
-		const uint8_t *reply = NULL;
+		const uint8_t *reply;
 		struct ts_traffic *t;
 		size_t len;
 
@@ -84,13 +135,14 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		if (n == 0)
 			continue;
 		if (l->role == ROLE_ECHO) {
-			/* RFC 862: the datagram goes back as it came. */
-			t->messages++;
 			reply = srv->rx;
-			len = (size_t)n;
+			len = answer_echo(srv, &peer, srv->rx, (size_t)n);
+		} else if (srv->rx[0] == TS_PROTO_MAGIC0) {
+			reply = srv->rx;
+			len = answer_binary(srv, &peer, srv->rx, (size_t)n, rx_wall_ns);
 		} else {
-			len = answer(srv, (struct sockaddr *)&peer, srv->rx, (size_t)n, rx_wall_ns,
-				     &reply);
+			reply = srv->tx;
+			len = answer_text(srv, &peer, srv->rx, (size_t)n, rx_wall_ns);
 		}
 		if (len == 0)
 			continue;

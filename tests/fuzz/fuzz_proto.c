@@ -16,6 +16,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t limits[] = { TS_PROTO_HDR_LEN, 1024, 65536, TS_PROTO_FRAME_MAX };
 
+	/* An error frame's seq comes from a frame's own header or is 0; a
+	 * frame that decodes has its seq there. */
+	uint64_t error_seq = ts_proto_error_seq(data, size);
+	if (error_seq != 0 && (size < 24 || data[0] != TS_PROTO_MAGIC0))
+		abort();
+
 	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
 		struct ts_proto_hdr h, again;
 		enum ts_proto_status st = TS_STATUS_OK;

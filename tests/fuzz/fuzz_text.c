@@ -3,6 +3,7 @@
  * a peer sends. */
 #include "config.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 							 &wall_ns);
 			if (ts_text_hello_classify(data + off, len) == TS_TEXT_HELLO_TSECHO &&
 			    (len < 9 || memcmp(data + off + len - 9, TS_HELLO_ANSWER, 9) != 0))
+				abort();
+			/* What the server refuses over UDP as another
+			 * reflector's answer: a time, then a colon. */
+			if (ts_text_is_reply(data + off, len) &&
+			    (!colon || colon - (data + off) >= (ptrdiff_t)TS_TEXT_PREFIX_MAX ||
+			     ts_text_parse_time(data + off, (size_t)(colon - (data + off)),
+						&wall_ns) != 0))
 				abort();
 		}
 		off += len;

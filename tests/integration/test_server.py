@@ -582,7 +582,7 @@ def test_idle_timeout():
 
 
 def test_max_clients():
-    with Server("--max-clients", "2") as srv:
+    with Server("--max-clients", "2", "--max-clients-per-source", "2") as srv:
         c1 = tcp_connect(LO, srv.tcp_port)
         c2 = tcp_connect(LO, srv.tcp_port)
         try:

@@ -216,6 +216,27 @@ Test(proto, error_frame)
 	cr_expect_str_eq(ts_proto_status_str(TS_STATUS_TOO_BIG), "frame too big");
 }
 
+Test(proto, error_seq_only_from_a_header)
+{
+	uint8_t frame[64];
+	struct ts_proto_hdr h = probe_hdr(sizeof frame);
+	uint8_t garbage[64];
+
+	h.seq = 0x0102030405060708ULL;
+	memset(frame, 0, sizeof frame);
+	ts_proto_encode_hdr(frame, &h);
+	cr_expect(eq(u64, ts_proto_error_seq(frame, sizeof frame), h.seq));
+	/* A bad type or length leaves the v1 layout: its seq is the frame's. */
+	frame[5] = 9;
+	cr_expect(eq(u64, ts_proto_error_seq(frame, sizeof frame), h.seq));
+	/* Too short to hold it, another version, or not a frame at all. */
+	cr_expect(eq(u64, ts_proto_error_seq(frame, 23), 0));
+	frame[4] = 2;
+	cr_expect(eq(u64, ts_proto_error_seq(frame, sizeof frame), 0));
+	memset(garbage, 0x41, sizeof garbage);
+	cr_expect(eq(u64, ts_proto_error_seq(garbage, sizeof garbage), 0));
+}
+
 Test(proto, garbage_never_ok)
 {
 	uint8_t buf[256];

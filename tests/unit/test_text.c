@@ -47,6 +47,23 @@ Test(text, escape)
 	cr_expect_str_eq(out, "");
 }
 
+Test(text, is_reply)
+{
+	const char *replies[] = { "1764033903.541234:hello", "1764033903.541234:", "1.5:x",
+				  "1764033903.5412999:1764033903.541234:x" };
+	const char *messages[] = {
+		"hello", "12:30 meeting", "1764033903:x",         "",
+		":x",    "1.:x",          "a1764033903.541234:x", "123456789012345678901.5:x"
+	};
+
+	for (size_t i = 0; i < sizeof replies / sizeof replies[0]; i++)
+		cr_expect(ts_text_is_reply((const uint8_t *)replies[i], strlen(replies[i])),
+			  "not taken for a reply: %s", replies[i]);
+	for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
+		cr_expect(ts_text_is_reply((const uint8_t *)messages[i], strlen(messages[i])) == 0,
+			  "taken for a reply: %s", messages[i]);
+}
+
 Test(text, parse_time)
 {
 	int64_t ns = 0;
