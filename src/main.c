@@ -20,7 +20,7 @@ static const char usage[] =
     "  bench     load with many connections: throughput, latency tails\n"
     "  merge     add up bench results from several machines\n"
     "  probe     probe many targets all the time, serve Prometheus metrics\n"
-    "  client    the seed's interactive client, with measurements\n"
+    "  client    the tutorial's interactive client, with measurements\n"
     "  server    run the timestamping reflector\n"
     "\n"
     "Each command has --help.\n"

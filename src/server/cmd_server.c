@@ -23,8 +23,9 @@
 static const char usage[] =
     "usage: tsecho server [-l ADDR]... [-p PORT] [options]\n"
     "\n"
-    "A timestamping reflector: answers the seed's text protocol and tsecho's\n"
-    "binary probes on the same TCP and UDP port (docs/protocol.md).\n"
+    "A timestamping reflector: answers the text protocol of the Python\n"
+    "tutorial tsecho grew from and tsecho's binary probes on the same TCP and\n"
+    "UDP port (docs/protocol.md).\n"
     "\n"
     "  -l, --listen ADDR        listen on ADDR (repeatable; default [::], IPv4 too)\n"
     "  -p, --port PORT          TCP and UDP port (default 12345; 0 picks a free one)\n"

@@ -167,6 +167,19 @@ def test_man_page_documents_every_long_option():
         "\n  ".join(problems)
 
 
+def test_readme_and_help_name_every_command_plainly():
+    """The README's opening names every command `tsecho --help` lists, and
+    no --help speaks of "the seed" (a word only the docs explain)."""
+    with open(os.path.join(harness.REPO, "README.md"), encoding="utf-8") as f:
+        opening = f.read().split("## Quick start")[0]
+    problems = ["README's opening does not name `%s`" % c for c in _commands()
+                if "`%s`" % c not in opening and "`tsecho %s`" % c not in opening]
+    for cmd in [[]] + [[c] for c in _commands()]:
+        if "seed" in _help(*cmd).lower():
+            problems.append("tsecho %s --help says 'seed'" % " ".join(cmd))
+    assert not problems, "\n  ".join(problems)
+
+
 def test_man_page_mandoc_lint_clean():
     mandoc = harness.require_tool("mandoc", "mandoc")
     rc, out = _run([mandoc, "-Tlint", "-Wwarning", MAN_PAGE])
