@@ -131,9 +131,11 @@ static int bind_addr(struct ts_server *srv, struct sockaddr *sa, socklen_t len, 
 	return rc;
 }
 
-/* Binds every listener once.  Returns 0, -errno, or a getaddrinfo error
- * (positive: EAI_*, with *what naming the address). */
-static int bind_all_once(struct ts_server *srv, const char **what)
+/* Binds every listener once.  Returns 0 or -errno, with *what naming the
+ * address; when a name does not resolve, -ENOENT and *gai_err its
+ * getaddrinfo code (glibc's EAI_* codes are negative, like -errno, so
+ * they travel apart). */
+static int bind_all_once(struct ts_server *srv, const char **what, int *gai_err)
 {
 	const struct ts_server_config *cfg = srv->cfg;
 	struct ports ports = { cfg->port, cfg->stamp_port, cfg->echo_port };
@@ -160,8 +162,12 @@ static int bind_all_once(struct ts_server *srv, const char **what)
 
 		*what = cfg->listen[i];
 		rc = getaddrinfo(cfg->listen[i], NULL, &hints, &res);
-		if (rc != 0)
-			return rc == EAI_SYSTEM ? -errno : rc;
+		if (rc == EAI_SYSTEM)
+			return -errno;
+		if (rc != 0) {
+			*gai_err = rc;
+			return -ENOENT;
+		}
 		for (struct addrinfo *ai = res; ai && rc == 0; ai = ai->ai_next) {
 			if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
 				rc = bind_addr(srv, ai->ai_addr, ai->ai_addrlen, 1, &ports);
@@ -178,10 +184,11 @@ static int bind_all_once(struct ts_server *srv, const char **what)
 static int bind_all(struct ts_server *srv)
 {
 	const char *what = "";
+	int gai_err = 0;
 	int rc = 0;
 
 	for (int attempt = 0; attempt < PORT_RETRIES; attempt++) {
-		rc = bind_all_once(srv, &what);
+		rc = bind_all_once(srv, &what, &gai_err);
 		if (rc == 0)
 			return 0;
 		close_listeners(srv);
@@ -190,8 +197,9 @@ static int bind_all(struct ts_server *srv)
 		       (srv->cfg->echo && srv->cfg->echo_port == 0))))
 			break;
 	}
-	if (rc > 0)
-		fprintf(stderr, "tsecho server: cannot resolve %s: %s\n", what, gai_strerror(rc));
+	if (gai_err != 0)
+		fprintf(stderr, "tsecho server: cannot resolve %s: %s\n", what,
+			gai_strerror(gai_err));
 	else
 		fprintf(stderr, "tsecho server: cannot listen on %s port %u: %s\n", what,
 			(unsigned)srv->cfg->port, strerror(-rc));

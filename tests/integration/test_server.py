@@ -825,3 +825,12 @@ def test_option_forms_accepted():
             probe_exchange(s, probe(1, os.urandom(100000)))   # above 64k: 1m applies
         with tcp_connect(LO, srv.tcp_port) as s:
             probe_exchange(s, probe(2, os.urandom((1 << 20) - HDR_LEN)), timeout=10.0)
+
+
+def test_unresolvable_listen_address_says_why():
+    """A name that does not resolve is reported with getaddrinfo's own
+    words, not an errno that happens to share its number."""
+    code, out, err = run_cli("server", "-l", "no.such.host.invalid", "-p", "0")
+    assert code == 1, (code, out, err)
+    assert "cannot resolve no.such.host.invalid:" in err, err
+    assert "No such file" not in err, err
