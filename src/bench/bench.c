@@ -30,7 +30,7 @@
 #define UDP_SIZE_MAX 65507u
 
 static const char usage[] =
-    "usage: tsecho bench [HOST[:PORT]] [options]\n"
+    "usage: tsecho bench [HOST[:PORT]] [-p PORT] [options]\n"
     "\n"
     "Load with many connections: throughput and the latency distribution,\n"
     "closed loop, or open loop at a fixed rate with latency measured from\n"
@@ -44,6 +44,8 @@ static const char usage[] =
     "      --warmup DUR      run this long first, left out of the results\n"
     "      --rate R          open loop: R messages a second in all\n"
     "  -W, --timeout DUR     a later reply is a timeout (default 2s)\n"
+    "  -p, --port PORT       the server's port (default 12345; STAMP 862), as\n"
+    "                        HOST:PORT gives it ([ADDR]:PORT for IPv6)\n"
     "      --tcp, --udp      transport (default tcp)\n"
     "  -4, -6                IPv4 or IPv6 only\n"
     "      --echo            against an RFC 862 echo service\n"
@@ -78,6 +80,7 @@ static const struct option options[] = {
 	{ "warmup", required_argument, NULL, OPT_WARMUP },
 	{ "rate", required_argument, NULL, OPT_RATE },
 	{ "timeout", required_argument, NULL, 'W' },
+	{ "port", required_argument, NULL, 'p' },
 	{ "tcp", no_argument, NULL, OPT_TCP },
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "echo", no_argument, NULL, OPT_ECHO },
@@ -155,8 +158,14 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 	case '6':
 		*family = AF_INET6;
 		return -1;
+	case 'p':
+		if (ts_parse_u64(arg, 1, 65535, &v) != 0)
+			return bad_value("port", arg, "want 1..65535");
+		opt->port = (uint16_t)v;
+		return -1;
 	case OPT_TCP:
 		opt->udp = 0;
+		opt->tcp_given = 1;
 		return -1;
 	case OPT_UDP:
 		opt->udp = 1;
@@ -195,7 +204,7 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:T:t:n:s:W:46qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:T:t:n:s:W:p:46qh", options, NULL)) != -1) {
 		duration_given |= c == 't';
 		rc = parse_one(c, optarg, opt, family);
 		if (rc == 2 && (c == '?' || c == ':')) {
@@ -217,6 +226,15 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 	}
 	if (opt->count)
 		opt->duration_ns = 0;
+	if (opt->stamp && opt->tcp_given) {
+		fprintf(stderr, "tsecho bench: --stamp is UDP only (RFC 8762): not with --tcp\n");
+		return 2;
+	}
+	if (opt->port && !*host) {
+		fprintf(stderr, "tsecho bench: -p needs a HOST (without one, the built-in "
+				"server picks its port)\n");
+		return 2;
+	}
 	if (opt->size == 0)
 		opt->size = opt->stamp ? TS_STAMP_BASE_LEN : 64;
 	if (opt->stamp && (opt->echo || opt->size < TS_STAMP_BASE_LEN)) {
@@ -479,15 +497,22 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 	return rc;
 }
 
-static int resolve(struct ts_target *t, const char *host, int family, int udp, int stamp,
-		   struct ts_bench_shared *run)
+static int resolve(struct ts_target *t, const char *host, int family,
+		   const struct ts_bench_opts *opt, struct ts_bench_shared *run)
 {
+	uint16_t port = opt->port ? opt->port : opt->stamp ? TS_STAMP_DEFAULT_PORT : 12345;
+	int udp = opt->udp;
 	char buf[128];
 	int sys_errno = 0;
 	enum ts_target_err err;
 
-	if (ts_target_parse(t, host, stamp ? TS_STAMP_DEFAULT_PORT : 12345) != TS_TARGET_OK) {
+	if (ts_target_parse(t, host, port) != TS_TARGET_OK) {
 		fprintf(stderr, "tsecho bench: bad HOST[:PORT] '%s'\n", host);
+		return 2;
+	}
+	if (opt->port && strtoul(t->port, NULL, 10) != opt->port) {
+		fprintf(stderr, "tsecho bench: '%s' names port %s and -p says %u: which one?\n",
+			host, t->port, (unsigned)opt->port);
 		return 2;
 	}
 	t->family = family;
@@ -612,7 +637,7 @@ int ts_cmd_bench(int argc, char **argv)
 		snprintf(builtin_host, sizeof builtin_host, "127.0.0.1:%d", builtin.port);
 		host = builtin_host;
 	}
-	rc = resolve(&t, host, family, opt.udp, opt.stamp, &run);
+	rc = resolve(&t, host, family, &opt, &run);
 	if (rc < 0) {
 		r.target = t.addr_text;
 		r.opt = &opt;

@@ -24,6 +24,8 @@ struct ts_bench_opts {
 	double rate_per_s; /* 0: closed loop */
 	int64_t timeout_ns;
 	int udp;
+	int tcp_given; /* --tcp was said, not just the default */
+	uint16_t port; /* -p PORT; 0: from HOST[:PORT] or the default */
 	int echo;
 	int stamp; /* STAMP Session-Sender packets (RFC 8762), UDP */
 	int quiet;

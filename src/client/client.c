@@ -27,6 +27,7 @@
 #include <tsecho/text.h>
 #include "commands.h"
 #include "hello.h"
+#include "report.h"
 #include "target.h"
 
 /* Exit statuses (docs/ping.md). */
@@ -182,7 +183,7 @@ static void print_measures(struct client *c, const struct ts_sample *s)
 	printf("rtt %.3f ms", (double)s->rtt_ns / ms);
 	if (c->binary)
 		printf(", server residence %.3f ms", (double)ts_residence_ns(s) / ms);
-	printf(", offset %+.3f ms +/- %.3f ms", offset_ns / ms, bound_ns / ms);
+	printf(", offset %+.3f ms +/- %.3f ms", ts_round_zero(offset_ns / ms, 3), bound_ns / ms);
 	if (c->binary)
 		printf(", forward %.3f ms, backward %.3f ms",
 		       ((double)(s->t2_wall_ns - s->t1_wall_ns) - offset_ns) / ms,
@@ -298,7 +299,9 @@ static int open_connection(struct client *c, struct ts_target *t, int text)
 	};
 
 	if (err != TS_TARGET_OK) {
-		fprintf(stderr, "tsecho client: %s:%s: %s\n", t->host, t->port,
+		char name[sizeof t->host + 16];
+
+		fprintf(stderr, "tsecho client: %s: %s\n", ts_target_name(t, name, sizeof name),
 			ts_target_strerror(err, sys_errno, buf, sizeof buf));
 		return status[err];
 	}

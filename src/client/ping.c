@@ -30,7 +30,7 @@
 #define UDP_SIZE_MAX 65507u
 
 static const char usage[] =
-    "usage: tsecho ping [HOST[:PORT]] [options]\n"
+    "usage: tsecho ping [HOST[:PORT]] [-p PORT] [options]\n"
     "\n"
     "Round trip, clock offset and one-way delays against a tsecho server\n"
     "(or the Python tutorial's server tsecho grew from, which it notices by\n"
@@ -41,6 +41,9 @@ static const char usage[] =
     "  -i, --interval DUR    between probes (default 1s; 0: ping-pong)\n"
     "  -s, --size BYTES      probe size on the wire (default 64)\n"
     "  -W, --timeout DUR     wait for each reply, and to connect (default 2s)\n"
+    "  -p, --port PORT       the server's port (default 12345; STAMP 862), as\n"
+    "                        HOST:PORT gives it; an IPv6 address with a port\n"
+    "                        is written [ADDR]:PORT\n"
     "  -4, -6                IPv4 or IPv6 only\n"
     "      --tcp, --udp      transport (default tcp)\n"
     "      --text            the tutorial's text protocol, without asking (TCP)\n"
@@ -74,6 +77,7 @@ static const struct option options[] = {
 	{ "interval", required_argument, NULL, 'i' },
 	{ "size", required_argument, NULL, 's' },
 	{ "timeout", required_argument, NULL, 'W' },
+	{ "port", required_argument, NULL, 'p' },
 	{ "tcp", no_argument, NULL, OPT_TCP },
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "text", no_argument, NULL, OPT_TEXT },
@@ -103,17 +107,25 @@ static int bad_value(const char *opt, const char *value, const char *want)
 	return 2;
 }
 
-/* Fills opt, *host (NULL: built-in) and the address family from argv.
- * Returns -1 to go on, or an exit status. */
-static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const char **host,
-		      int *family)
+/* What the command line says beyond opt: where, and which options were
+ * given at all (for the checks of what goes together). */
+struct ping_cli {
+	const char *host; /* NULL: the built-in server */
+	int family;
+	uint16_t port; /* -p; 0: none */
+	int tcp_given;
+	int size_given;
+};
+
+/* Fills opt and cli from argv.  Returns -1 to go on, or an exit status. */
+static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, struct ping_cli *cli)
 {
 	uint64_t v;
 	int c;
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:i:s:W:46qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:s:W:p:46qh", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (ts_parse_u64(optarg, 1, UINT64_MAX / 2, &opt->count) != 0)
@@ -129,6 +141,12 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const cha
 			if (ts_parse_size(optarg, 1, TS_PROTO_FRAME_MAX, &v) != 0)
 				return bad_value("size", optarg, "want 1..1m bytes");
 			opt->size = v;
+			cli->size_given = 1;
+			break;
+		case 'p':
+			if (ts_parse_u64(optarg, 1, 65535, &v) != 0)
+				return bad_value("port", optarg, "want 1..65535");
+			cli->port = (uint16_t)v;
 			break;
 		case 'W':
 			if (ts_parse_duration_ns(optarg, TS_NS_PER_MS, 3600 * TS_NS_PER_S,
@@ -136,13 +154,14 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const cha
 				return bad_value("timeout", optarg, "want 1ms..1h");
 			break;
 		case '4':
-			*family = AF_INET;
+			cli->family = AF_INET;
 			break;
 		case '6':
-			*family = AF_INET6;
+			cli->family = AF_INET6;
 			break;
 		case OPT_TCP:
 			opt->udp = 0;
+			cli->tcp_given = 1;
 			break;
 		case OPT_UDP:
 			opt->udp = 1;
@@ -190,16 +209,35 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, const cha
 			argv[optind + 1]);
 		return 2;
 	}
-	*host = optind < argc ? argv[optind] : NULL;
+	cli->host = optind < argc ? argv[optind] : NULL;
 	return -1;
 }
 
 /* Checks the combination of options; returns -1 to go on or 2. */
-static int check_opts(const struct ts_ping_opts *opt)
+static int check_opts(const struct ts_ping_opts *opt, const struct ping_cli *cli)
 {
 	if (opt->connect_mode + opt->echo + opt->text + opt->stamp > 1) {
 		fprintf(stderr,
 			"tsecho ping: --connect, --echo, --stamp and --text exclude each other\n");
+		return 2;
+	}
+	if (opt->stamp && cli->tcp_given) {
+		fprintf(stderr, "tsecho ping: --stamp is UDP only (RFC 8762): not with --tcp\n");
+		return 2;
+	}
+	if (opt->synced && (opt->connect_mode || opt->echo)) {
+		fprintf(stderr,
+			"tsecho ping: --synced needs the server's timestamps: not with %s\n",
+			opt->connect_mode ? "--connect" : "--echo");
+		return 2;
+	}
+	if (opt->connect_mode && cli->size_given) {
+		fprintf(stderr, "tsecho ping: --connect sends no probes: -s has no meaning\n");
+		return 2;
+	}
+	if (cli->port && !cli->host) {
+		fprintf(stderr, "tsecho ping: -p needs a HOST (without one, the built-in "
+				"server picks its port)\n");
 		return 2;
 	}
 	if (opt->stamp && opt->size < TS_STAMP_BASE_LEN) {
@@ -346,24 +384,30 @@ static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 /* Settles opt's defaults and checks them, sets up signals, and fills
  * target from host (NULL: filled later by use_builtin).  Returns -1 to go
  * on, or an exit status. */
-static int prepare(struct ts_ping_opts *opt, const char *host, int family, struct ts_target *target)
+static int prepare(struct ts_ping_opts *opt, const struct ping_cli *cli, struct ts_target *target)
 {
+	uint16_t port = cli->port ? cli->port : opt->stamp ? TS_STAMP_DEFAULT_PORT : 12345;
+	const char *host = cli->host;
 	int rc;
 
 	if (opt->size == 0)
 		opt->size = opt->stamp ? TS_STAMP_BASE_LEN : 64;
-	if ((rc = check_opts(opt)) >= 0)
+	if ((rc = check_opts(opt, cli)) >= 0)
 		return rc;
 	memset(target, 0, sizeof *target);
-	target->family = family;
+	target->family = cli->family;
 	target->socktype = opt->udp ? SOCK_DGRAM : SOCK_STREAM;
 	if (ts_signals_install(on_stop) != 0) {
 		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));
 		return 2;
 	}
-	if (host && ts_target_parse(target, host, opt->stamp ? TS_STAMP_DEFAULT_PORT : 12345) !=
-			TS_TARGET_OK) {
+	if (host && ts_target_parse(target, host, port) != TS_TARGET_OK) {
 		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
+		return 2;
+	}
+	if (host && cli->port && strtoul(target->port, NULL, 10) != cli->port) {
+		fprintf(stderr, "tsecho ping: '%s' names port %s and -p says %u: which one?\n",
+			host, target->port, (unsigned)cli->port);
 		return 2;
 	}
 	return -1;
@@ -407,14 +451,15 @@ int ts_cmd_ping(int argc, char **argv)
 	struct ts_pinger p;
 	struct ts_target target;
 	struct ts_builtin builtin = { 0 };
+	struct ping_cli cli = { .family = AF_UNSPEC };
 	const char *host;
 	FILE *report = NULL;
 	int64_t duration_ns = 0;
-	int family = AF_UNSPEC;
-	int rc = parse_args(argc, argv, &opt, &host, &family);
+	int rc = parse_args(argc, argv, &opt, &cli);
 
-	if (rc >= 0 || (rc = prepare(&opt, host, family, &target)) >= 0)
+	if (rc >= 0 || (rc = prepare(&opt, &cli, &target)) >= 0)
 		return rc;
+	host = cli.host;
 	/* Opened before anything is measured: a path that cannot be
 	 * written costs nothing. */
 	if (opt.report_path && !(report = ts_report_html_open("ping", opt.report_path)))

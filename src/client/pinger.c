@@ -208,7 +208,9 @@ int ts_pinger_connect(struct ts_pinger *p)
 
 	if (err == TS_TARGET_OK)
 		return 0;
-	snprintf(p->error, sizeof p->error, "%s:%s: %s", p->target.host, p->target.port,
+	char name[sizeof p->target.host + 16];
+
+	snprintf(p->error, sizeof p->error, "%s: %s", ts_target_name(&p->target, name, sizeof name),
 		 ts_target_strerror(err, sys_errno, buf, sizeof buf));
 	return -1;
 }

@@ -9,6 +9,15 @@
 #include <tsecho/clock.h>
 #include <tsecho/json.h>
 
+double ts_round_zero(double v, int decimals)
+{
+	double half = 0.5;
+
+	for (int i = 0; i < decimals; i++)
+		half /= 10;
+	return v > -half && v < half ? 0.0 : v;
+}
+
 static struct ts_summary3 summary3(const struct ts_minmax *m, double shift_ns)
 {
 	struct ts_summary3 s = { 0 };
@@ -135,7 +144,7 @@ void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 		fprintf(out, "jitter (RFC 3550) rtt %.3f ms\n", ms(r->jitter_rtt_ns));
 	if (r->have_offset)
 		fprintf(out, "clock offset %+.3f ms +/- %.3f ms (server minus client)\n",
-			ms(r->offset_ns), ms(r->offset_bound_ns));
+			ts_round_zero(ms(r->offset_ns), 3), ms(r->offset_bound_ns));
 	if (!r->have_one_way)
 		return;
 	if (!r->synced)
@@ -237,7 +246,7 @@ static void json_offset(struct ts_json *j, const struct ts_ping_report *r)
 {
 	if (r->have_offset) {
 		ts_json_open(j, "offset_ms", '{');
-		ts_json_num(j, "estimate", ms(r->offset_ns), 6);
+		ts_json_num(j, "estimate", ts_round_zero(ms(r->offset_ns), 6), 6);
 		ts_json_num(j, "bound", ms(r->offset_bound_ns), 6);
 		ts_json_close(j, '}');
 	} else {

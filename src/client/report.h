@@ -81,4 +81,8 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 FILE *ts_report_html_open(const char *cmd, const char *path);
 int ts_report_html_close(FILE *f, int write_rc, const char *cmd, const char *path);
 
+/* v with a value that rounds to zero at `decimals` places made +0, so
+ * that a figure never prints as "-0.000". */
+double ts_round_zero(double v, int decimals);
+
 #endif

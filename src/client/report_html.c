@@ -77,7 +77,7 @@ static void rows_server(struct ts_html_rows *rs, const struct ts_ping_report *r,
 	}
 	if (r->have_offset)
 		ts_html_rows_add(rs, "clock offset (server - client)", "%+.3f ms \u00b1 %.3f ms",
-				 ms(r->offset_ns), ms(r->offset_bound_ns));
+				 ts_round_zero(ms(r->offset_ns), 3), ms(r->offset_bound_ns));
 	if (!r->have_one_way)
 		return;
 	bound[0] = '\0';

@@ -132,6 +132,12 @@ enum ts_target_err ts_target_resolve(struct ts_target *t, int *sys_errno)
 	return TS_TARGET_OK;
 }
 
+const char *ts_target_name(const struct ts_target *t, char *buf, size_t cap)
+{
+	snprintf(buf, cap, strchr(t->host, ':') ? "[%s]:%s" : "%s:%s", t->host, t->port);
+	return buf;
+}
+
 const char *ts_target_strerror(enum ts_target_err err, int sys_errno, char *buf, size_t cap)
 {
 	switch (err) {

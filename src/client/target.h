@@ -45,6 +45,10 @@ enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, in
  * connecting.  *sys_errno as above. */
 enum ts_target_err ts_target_resolve(struct ts_target *t, int *sys_errno);
 
+/* t's host and port as a person writes them: "host:port", "[v6]:port".
+ * Returns buf. */
+const char *ts_target_name(const struct ts_target *t, char *buf, size_t cap);
+
 /* One line describing the failure (static or in buf). */
 const char *ts_target_strerror(enum ts_target_err err, int sys_errno, char *buf, size_t cap);
 

@@ -753,3 +753,54 @@ def test_ping_cli():
         assert r.code == 2, "ping %s: want exit 2; %s" % (" ".join(args),
                                                           r.describe())
         one_stderr_line(r, "ping %s" % " ".join(args))
+
+
+# ------------------------------------------------ command-line habits
+
+def test_ping_options_that_do_not_go_together():
+    """Each pair that cannot mean anything is refused with one line and
+    exit 2, in either order (STAMP is UDP, as --text is TCP)."""
+    for args, says in ((("--stamp", "--tcp"), "--stamp is UDP only"),
+                       (("--tcp", "--stamp"), "--stamp is UDP only"),
+                       (("--text", "--udp"), "--text is TCP only"),
+                       (("--connect", "--udp"), "--connect is TCP only"),
+                       (("--synced", "--echo"), "--synced needs"),
+                       (("--synced", "--connect"), "--synced needs"),
+                       (("--connect", "-s", "100"), "-s has no meaning"),
+                       (("-p", "7"), "-p needs a HOST"),
+                       (("-p", "7", "127.0.0.1:8"), "which one?")):
+        r = ping("-c", "1", *args, *([] if any(":" in a for a in args) or "-p" in args
+                                     else [LO]))
+        assert r.code == 2, "ping %s: %s" % (" ".join(args), r.describe())
+        one_stderr_line(r, "ping %s" % " ".join(args))
+        assert says in r.err, "ping %s: %s" % (" ".join(args), r.describe())
+    r = run_tsecho("bench", "--stamp", "--tcp", LO)
+    assert r.code == 2 and "--stamp is UDP only" in r.err, r.describe()
+
+
+def test_ping_and_bench_port_option():
+    """-p PORT works as `server -p` does; HOST:PORT stays valid."""
+    with Server() as srv:
+        r = ping("-c", "2", "-i", "0.05", "-p", str(srv.tcp_port), LO)
+        assert r.code == 0, r.describe()
+        assert "%s:%d" % (LO, srv.tcp_port) in r.out, r.out
+        r = ping("-c", "1", "-p", str(srv.tcp_port), "%s:%d" % (LO, srv.tcp_port))
+        assert r.code == 0, r.describe()
+        r = run_tsecho("bench", "-p", str(srv.tcp_port), "-n", "50", "-c", "2", "-q", LO,
+                       timeout=20)
+        assert r.code == 0 and "50 messages" in r.out, r.describe()
+
+
+def test_ping_ipv6_literals():
+    """A bare IPv6 address is a host; with a port it is [ADDR]:PORT, and
+    every line prints it that way."""
+    if not have_ipv6_loopback():
+        raise SkipTest("no IPv6 loopback on this host")
+    with Server(listen="::1") as srv:
+        r = ping("-c", "1", "-p", str(srv.tcp_port), "::1")
+        assert r.code == 0, r.describe()
+        assert "[::1]:%d" % srv.tcp_port in r.out, r.out
+    port = free_port(host="::1")
+    r = ping("-c", "1", "-W", "1", "::1", "-p", str(port))
+    assert r.code == 2, r.describe()
+    assert "[::1]:%d: connection refused" % port in r.err, r.describe()

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include <tsecho/text.h>
+#include "../../src/client/report.h"
 #include "../../src/client/target.h"
 #include <tsecho/json.h>
 #include "unit.h"
@@ -78,4 +79,17 @@ Test(client, json_writer)
 	cr_expect_str_eq(text, "{\"n\":3,\"s\":\"a\\\"b\\\\c\\u000a\",\"x\":1.50,\"nan\":null,"
 			       "\"arr\":[-1,null,true],\"o\":{}}");
 	free(text);
+}
+
+Test(client, offset_never_negative_zero)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%+.3f", ts_round_zero(-0.0004, 3));
+	cr_expect_str_eq(buf, "+0.000");
+	snprintf(buf, sizeof buf, "%+.3f", ts_round_zero(-0.0006, 3));
+	cr_expect_str_eq(buf, "-0.001");
+	snprintf(buf, sizeof buf, "%+.6f", ts_round_zero(-0.0000004, 6));
+	cr_expect_str_eq(buf, "+0.000000");
+	cr_expect(ts_round_zero(12.5, 3) == 12.5);
 }
