@@ -28,8 +28,16 @@ struct ts_sample {
 struct ts_jitter {
 	int have_prev;
 	int64_t prev_transit_ns;
-	double jitter_ns;
+	double jitter_ns; /* the estimate now (at the end: its final value) */
+	/* The estimate over the run: one value per arrival after the first.
+	 * A stall shows here; the final value forgets it within ~16 arrivals. */
+	uint64_t n_estimates;
+	double sum_ns;
+	double max_ns;
 };
+
+/* The mean of the estimate over the run (0 before the second arrival). */
+double ts_jitter_mean_ns(const struct ts_jitter *j);
 
 void ts_jitter_add(struct ts_jitter *j, int64_t transit_ns);
 

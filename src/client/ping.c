@@ -305,6 +305,8 @@ static void fill_report(const struct ts_pinger *p, int64_t duration_ns, struct t
 	r.synced = opt->synced;
 	r.duration_ns = duration_ns;
 	ts_report_from_session(&r, &p->sess, full || p->mode == &ts_mode_text, full);
+	/* STAMP's T2 is the reflector's kernel receive timestamp. */
+	r.residence_from_kernel = p->mode == &ts_mode_stamp;
 	if (p->mode == &ts_mode_stamp && p->stamp_stateful) {
 		/* A stateful reflector counted what reached it: what it
 		 * counted and we did not see was lost on the way back

@@ -51,7 +51,7 @@ void ts_report_from_session(struct ts_ping_report *r, const struct ts_session *s
 		r->rtt_p90_ns = (double)ts_hist_percentile(h, 90);
 		r->rtt_p99_ns = (double)ts_hist_percentile(h, 99);
 		r->rtt_p999_ns = (double)ts_hist_percentile(h, 99.9);
-		r->jitter_rtt_ns = s->jit_rtt.jitter_ns;
+		r->jitter_rtt = s->jit_rtt;
 	}
 	if (!server_times || !ts_session_offset(s, &offset_ns, &bound_ns))
 		return;
@@ -59,8 +59,8 @@ void ts_report_from_session(struct ts_ping_report *r, const struct ts_session *s
 		r->net_rtt = summary3(&s->net_rtt, 0);
 		r->residence = summary3(&s->residence, 0);
 		r->have_dir_jitter = 1;
-		r->jitter_fwd_ns = s->jit_fwd.jitter_ns;
-		r->jitter_bwd_ns = s->jit_bwd.jitter_ns;
+		r->jitter_fwd = s->jit_fwd;
+		r->jitter_bwd = s->jit_bwd;
 	}
 	/* forward = t2 - t1 - offset, backward = t4 - t3 + offset
 	 * (docs/measurement.md); --synced trusts the clocks as they are. */
@@ -114,6 +114,25 @@ const char *ts_report_mode_label(const char *mode)
 	return mode;
 }
 
+/* The final estimate on one line, as RFC 3550 defines the figure; its
+ * mean and maximum over the run on the next, where a stall the final
+ * value has forgotten still shows. */
+static void print_jitter(FILE *out, const struct ts_ping_report *r)
+{
+	const struct ts_jitter *js[] = { &r->jitter_rtt, &r->jitter_fwd, &r->jitter_bwd };
+	const char *names[] = { "rtt", "forward", "backward" };
+	int n = r->have_dir_jitter ? 3 : 1;
+
+	fprintf(out, "jitter (RFC 3550, final estimate)");
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%s %s %.3f ms", i ? "," : "", names[i], ms(js[i]->jitter_ns));
+	fprintf(out, "\njitter over the run mean/max =");
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%s %s %.3f/%.3f ms", i ? "," : "", names[i],
+			ms(ts_jitter_mean_ns(js[i])), ms(js[i]->max_ns));
+	fputc('\n', out);
+}
+
 void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 {
 	char bound[64] = "";
@@ -136,12 +155,11 @@ void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 	fprintf(out, "rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n", ms(r->rtt_p50_ns),
 		ms(r->rtt_p90_ns), ms(r->rtt_p99_ns), ms(r->rtt_p999_ns));
 	print_summary3(out, "network rtt", &r->net_rtt, " (server residence removed)");
-	print_summary3(out, "server residence", &r->residence, "");
-	if (r->have_dir_jitter)
-		fprintf(out, "jitter (RFC 3550) rtt %.3f ms, forward %.3f ms, backward %.3f ms\n",
-			ms(r->jitter_rtt_ns), ms(r->jitter_fwd_ns), ms(r->jitter_bwd_ns));
-	else
-		fprintf(out, "jitter (RFC 3550) rtt %.3f ms\n", ms(r->jitter_rtt_ns));
+	print_summary3(out,
+		       r->residence_from_kernel ? "reflector residence (kernel receive to send)"
+						: "server residence (read to send, user space)",
+		       &r->residence, "");
+	print_jitter(out, r);
 	if (r->have_offset)
 		fprintf(out, "clock offset %+.3f ms +/- %.3f ms (server minus client)\n",
 			ts_round_zero(ms(r->offset_ns), 3), ms(r->offset_bound_ns));
@@ -213,11 +231,32 @@ static void json_packets(struct ts_json *j, const struct ts_ping_report *r)
 	ts_json_close(j, '}');
 }
 
+/* The jitter estimate's mean and maximum over the run, per direction. */
+static void json_jitter_run(struct ts_json *j, const struct ts_ping_report *r)
+{
+	const struct ts_jitter *js[] = { &r->jitter_rtt, &r->jitter_fwd, &r->jitter_bwd };
+	const char *names[] = { "rtt", "forward", "backward" };
+
+	ts_json_open(j, "jitter_run_ms", '{');
+	for (int i = 0; i < 3; i++) {
+		if (i > 0 && !r->have_dir_jitter) {
+			ts_json_null(j, names[i]);
+			continue;
+		}
+		ts_json_open(j, names[i], '{');
+		ts_json_num(j, "mean", ms(ts_jitter_mean_ns(js[i])), 6);
+		ts_json_num(j, "max", ms(js[i]->max_ns), 6);
+		ts_json_close(j, '}');
+	}
+	ts_json_close(j, '}');
+}
+
 static void json_rtt(struct ts_json *j, const struct ts_ping_report *r)
 {
 	if (!r->have_rtt) {
 		ts_json_null(j, "rtt_ms");
 		ts_json_null(j, "jitter_ms");
+		ts_json_null(j, "jitter_run_ms");
 		return;
 	}
 	ts_json_open(j, "rtt_ms", '{');
@@ -231,15 +270,16 @@ static void json_rtt(struct ts_json *j, const struct ts_ping_report *r)
 	ts_json_num(j, "p99_9", ms(r->rtt_p999_ns), 6);
 	ts_json_close(j, '}');
 	ts_json_open(j, "jitter_ms", '{');
-	ts_json_num(j, "rtt", ms(r->jitter_rtt_ns), 6);
+	ts_json_num(j, "rtt", ms(r->jitter_rtt.jitter_ns), 6);
 	if (r->have_dir_jitter) {
-		ts_json_num(j, "forward", ms(r->jitter_fwd_ns), 6);
-		ts_json_num(j, "backward", ms(r->jitter_bwd_ns), 6);
+		ts_json_num(j, "forward", ms(r->jitter_fwd.jitter_ns), 6);
+		ts_json_num(j, "backward", ms(r->jitter_bwd.jitter_ns), 6);
 	} else {
 		ts_json_null(j, "forward");
 		ts_json_null(j, "backward");
 	}
 	ts_json_close(j, '}');
+	json_jitter_run(j, r);
 }
 
 static void json_offset(struct ts_json *j, const struct ts_ping_report *r)
@@ -282,6 +322,10 @@ void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char 
 	json_rtt(&j, r);
 	json_summary3(&j, "net_rtt_ms", &r->net_rtt);
 	json_summary3(&j, "residence_ms", &r->residence);
+	if (r->residence.valid)
+		ts_json_str(&j, "residence_from", r->residence_from_kernel ? "kernel" : "user");
+	else
+		ts_json_null(&j, "residence_from");
 	json_offset(&j, r);
 	if (r->with_samples)
 		json_samples(&j, r);

@@ -38,9 +38,15 @@ struct ts_ping_report {
 	double rtt_p50_ns, rtt_p90_ns, rtt_p99_ns, rtt_p999_ns;
 	struct ts_summary3 net_rtt;
 	struct ts_summary3 residence;
-	double jitter_rtt_ns;
+	/* RFC 3550 jitter: the final estimate, and its mean and maximum over
+	 * the run. */
+	struct ts_jitter jitter_rtt;
 	int have_dir_jitter;
-	double jitter_fwd_ns, jitter_bwd_ns;
+	struct ts_jitter jitter_fwd, jitter_bwd;
+	/* What the residence t3 - t2 spans: from the server's read of the
+	 * probe in user space (tsecho's binary protocol), or from the
+	 * reflector's kernel receive timestamp (STAMP). */
+	int residence_from_kernel;
 	int have_offset;
 	double offset_ns, offset_bound_ns;
 	int have_one_way;

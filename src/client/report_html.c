@@ -60,7 +60,10 @@ static void rows_rtt(struct ts_html_rows *rs, const struct ts_ping_report *r)
 	ts_html_rows_add(rs, "p90", "%.3f ms", ms(r->rtt_p90_ns));
 	ts_html_rows_add(rs, "p99", "%.3f ms", ms(r->rtt_p99_ns));
 	ts_html_rows_add(rs, "p99.9", "%.3f ms", ms(r->rtt_p999_ns));
-	ts_html_rows_add(rs, "jitter (RFC 3550)", "%.3f ms", ms(r->jitter_rtt_ns));
+	ts_html_rows_add(rs, "jitter (RFC 3550, final estimate)", "%.3f ms",
+			 ms(r->jitter_rtt.jitter_ns));
+	ts_html_rows_add(rs, "jitter over the run mean/max", "%.3f/%.3f ms",
+			 ms(ts_jitter_mean_ns(&r->jitter_rtt)), ms(r->jitter_rtt.max_ns));
 }
 
 static void rows_server(struct ts_html_rows *rs, const struct ts_ping_report *r, char *bound,
@@ -70,10 +73,15 @@ static void rows_server(struct ts_html_rows *rs, const struct ts_ping_report *r,
 		return;
 	ts_html_rows_section(rs, "Server and clocks");
 	row3(rs, "network rtt min/avg/max", &r->net_rtt, "");
-	row3(rs, "server residence min/avg/max", &r->residence, "");
+	row3(rs,
+	     r->residence_from_kernel ? "reflector residence (kernel receive to send) min/avg/max"
+				      : "server residence (read to send) min/avg/max",
+	     &r->residence, "");
 	if (r->have_dir_jitter) {
-		ts_html_rows_add(rs, "jitter forward", "%.3f ms", ms(r->jitter_fwd_ns));
-		ts_html_rows_add(rs, "jitter backward", "%.3f ms", ms(r->jitter_bwd_ns));
+		ts_html_rows_add(rs, "jitter forward, final", "%.3f ms",
+				 ms(r->jitter_fwd.jitter_ns));
+		ts_html_rows_add(rs, "jitter backward, final", "%.3f ms",
+				 ms(r->jitter_bwd.jitter_ns));
 	}
 	if (r->have_offset)
 		ts_html_rows_add(rs, "clock offset (server - client)", "%+.3f ms \u00b1 %.3f ms",

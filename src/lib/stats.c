@@ -11,9 +11,18 @@ void ts_jitter_add(struct ts_jitter *j, int64_t transit_ns)
 		int64_t d = transit_ns - j->prev_transit_ns;
 		double abs_d = d < 0 ? -(double)d : (double)d;
 		j->jitter_ns += (abs_d - j->jitter_ns) / 16.0;
+		j->n_estimates++;
+		j->sum_ns += j->jitter_ns;
+		if (j->jitter_ns > j->max_ns)
+			j->max_ns = j->jitter_ns;
 	}
 	j->prev_transit_ns = transit_ns;
 	j->have_prev = 1;
+}
+
+double ts_jitter_mean_ns(const struct ts_jitter *j)
+{
+	return j->n_estimates ? j->sum_ns / (double)j->n_estimates : 0.0;
 }
 
 void ts_minmax_add(struct ts_minmax *m, int64_t v)

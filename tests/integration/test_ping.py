@@ -40,10 +40,14 @@ SUMMARY_RES = [
                        % (N, N, N, N))),
     ("net", re.compile(r"^network rtt min/avg/max = (%s)/(%s)/(%s) ms "
                        r"\(server residence removed\)$" % (N, N, N))),
-    ("residence", re.compile(r"^server residence min/avg/max = (%s)/(%s)/(%s) ms$"
-                             % (N, N, N))),
-    ("jitter", re.compile(r"^jitter \(RFC 3550\) rtt (%s) ms"
+    ("residence", re.compile(r"^(?:server residence \(read to send, user space\)|"
+                             r"reflector residence \(kernel receive to send\)) "
+                             r"min/avg/max = (%s)/(%s)/(%s) ms$" % (N, N, N))),
+    ("jitter", re.compile(r"^jitter \(RFC 3550, final estimate\) rtt (%s) ms"
                           r"(?:, forward (%s) ms, backward (%s) ms)?$" % (N, N, N))),
+    ("jitter_run", re.compile(r"^jitter over the run mean/max = rtt (%s)/(%s) ms"
+                              r"(?:, forward (%s)/(%s) ms, backward (%s)/(%s) ms)?$"
+                              % (N, N, N, N, N, N))),
     ("offset", re.compile(r"^clock offset (%s) ms \+/- (%s) ms "
                           r"\(server minus client\)$" % (S, N))),
     ("fwd", re.compile(r"^one-way forward min/avg/max = (%s)/(%s)/(%s) ms "
@@ -54,17 +58,18 @@ SUMMARY_RES = [
 ]
 ALL_LINES = [k for k, _ in SUMMARY_RES]
 PROBE_LINES = ALL_LINES                       # tcp/udp binary protocol: all
-TEXT_LINES = ["counts", "rtt", "pct", "jitter", "offset", "fwd", "bwd", "note"]
+TEXT_LINES = ["counts", "rtt", "pct", "jitter", "jitter_run", "offset", "fwd", "bwd",
+              "note"]
 # --connect, --echo: "rtt lines only"; the jitter line, of rtt alone, may be
 # there or not.
 RTT_ONLY_LINES = ["counts", "rtt", "pct"]
 OPTIONAL_LINES = {"note"}
-RTT_ONLY_OPTIONAL = {"note", "jitter"}
+RTT_ONLY_OPTIONAL = {"note", "jitter", "jitter_run"}
 
 JSON_KEYS = {"schema", "tsecho_version", "mode", "transport", "target", "size",
              "interval_ms", "synced", "packets", "duration_ms", "rtt_ms",
-             "net_rtt_ms", "residence_ms", "jitter_ms", "offset_ms",
-             "one_way_ms"}
+             "net_rtt_ms", "residence_ms", "residence_from", "jitter_ms",
+             "jitter_run_ms", "offset_ms", "one_way_ms"}
 PACKET_KEYS = {"sent", "received", "lost", "loss_pct", "duplicates",
                "reordered", "lost_forward", "lost_backward"}
 RTT_KEYS = {"min", "mean", "max", "stddev", "p50", "p90", "p99", "p99_9"}
@@ -804,3 +809,36 @@ def test_ping_ipv6_literals():
     r = ping("-c", "1", "-W", "1", "::1", "-p", str(port))
     assert r.code == 2, r.describe()
     assert "[::1]:%d: connection refused" % port in r.err, r.describe()
+
+
+def test_ping_jitter_shows_a_stall():
+    """A 300 ms stall of the server: the final RFC 3550 estimate forgets
+    it within a few dozen probes, its maximum over the run does not."""
+    import os
+    with Server() as srv:
+        proc = Process([require_binary(), "ping", "-c", "60", "-i", "0.02", "-W", "2",
+                        "--json", target(srv.tcp_port)])
+        try:
+            time.sleep(0.4)
+            os.kill(srv.pid, signal.SIGSTOP)
+            time.sleep(0.3)
+            os.kill(srv.pid, signal.SIGCONT)
+            code = proc.wait_exit(20)
+        finally:
+            os.kill(srv.pid, signal.SIGCONT)
+        assert code == 0, proc.describe()
+        doc = json.loads("\n".join(proc.lines()))
+    final, run = doc["jitter_ms"]["rtt"], doc["jitter_run_ms"]["rtt"]
+    assert run["max"] >= 10.0, "a 300 ms stall, jitter max %r" % run
+    assert final < run["max"] / 2, "final %r, over the run %r" % (final, run)
+    assert 0 <= run["mean"] <= run["max"], run
+
+
+def test_ping_residence_says_what_it_spans():
+    """Against tsecho's binary protocol the residence is the server's read
+    to its send, in user space; docs and JSON say which."""
+    with Server() as srv:
+        r = ping("-c", "2", "-i", "0.05", target(srv.tcp_port))
+        assert "server residence (read to send, user space)" in r.out, r.out
+        r = ping("-c", "2", "-i", "0.05", "--json", target(srv.tcp_port))
+        assert parse_json(r, "--json")["residence_from"] == "user", r.out

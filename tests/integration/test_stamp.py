@@ -35,8 +35,8 @@ SUMMARY_RE = re.compile(
     r"bytes in (\d+), bytes out (\d+), errors (\d+), uptime (\d+(?:\.\d+)?) s$")
 JSON_KEYS = {"schema", "tsecho_version", "mode", "transport", "target", "size",
              "interval_ms", "synced", "packets", "duration_ms", "rtt_ms",
-             "net_rtt_ms", "residence_ms", "jitter_ms", "offset_ms",
-             "one_way_ms"}
+             "net_rtt_ms", "residence_ms", "residence_from", "jitter_ms",
+             "jitter_run_ms", "offset_ms", "one_way_ms"}
 PACKET_KEYS = {"sent", "received", "lost", "loss_pct", "duplicates",
                "reordered", "lost_forward", "lost_backward"}
 MMM_KEYS = {"min", "mean", "max"}
@@ -180,6 +180,8 @@ def check_stamp_json(doc, what, sent, received, size=STAMP_BASE_LEN):
     assert rtt["min"] <= rtt["p50"] <= rtt["max"], (what, rtt)
     check_mmm(doc["net_rtt_ms"], what + ": net_rtt_ms")
     check_mmm(doc["residence_ms"], what + ": residence_ms")
+    # STAMP's T2 is the reflector's kernel receive timestamp.
+    assert doc["residence_from"] == "kernel", (what, doc["residence_from"])
     assert doc["net_rtt_ms"]["min"] <= rtt["min"] + ROUND_MS, \
         "%s: net rtt min %r above rtt min %r" % (what, doc["net_rtt_ms"], rtt)
     off = doc["offset_ms"]

@@ -81,6 +81,27 @@ Test(stats, jitter_rfc3550)
 	cr_expect(fabs(j.jitter_ns - 93.75) < 1e-9);
 }
 
+/* The estimate's maximum and mean over the run keep a stall the final
+ * value forgets. */
+Test(stats, jitter_over_the_run)
+{
+	struct ts_jitter j = { 0 };
+
+	cr_expect(ts_jitter_mean_ns(&j) == 0.0);
+	ts_jitter_add(&j, 1000);
+	/* A 320 ms stall, then back: D = +320 ms gives J = 20 ms, D = -320 ms
+	 * J = 20 + (320 - 20) / 16 = 38.75 ms, which then decays by 15/16. */
+	ts_jitter_add(&j, 1000 + 320000000);
+	for (int i = 0; i < 200; i++)
+		ts_jitter_add(&j, 1000);
+	cr_expect(fabs(j.max_ns - 38750000.0) < 1.0, "max %.1f", j.max_ns);
+	cr_expect(j.jitter_ns < 1000.0, "final %.1f", j.jitter_ns);
+	cr_expect(eq(u64, j.n_estimates, 201));
+	/* (20 + 38.75 x sum of (15/16)^k) / 201, about 3.18 ms. */
+	cr_expect(fabs(ts_jitter_mean_ns(&j) - 3184072.0) < 1000.0, "mean %.1f",
+		  ts_jitter_mean_ns(&j));
+}
+
 Test(stats, loss_duplicates_reordering)
 {
 	struct ts_session s;
