@@ -18,13 +18,19 @@ static int echo_start(struct ts_pinger *p)
 	return ts_pinger_connect(p);
 }
 
+/* Probe seq's bytes: 'e's, the seq in the first eight when they fit. */
+static void echo_fill(uint8_t *buf, size_t size, uint64_t seq)
+{
+	memset(buf, 'e', size);
+	if (size >= 8)
+		ts_put_be64(buf, seq);
+}
+
 static int echo_send(struct ts_pinger *p, uint64_t seq)
 {
 	size_t size = p->opt->size;
 
-	memset(p->scratch, 'e', size);
-	if (size >= 8)
-		ts_put_be64(p->scratch, seq);
+	echo_fill(p->scratch, size, seq);
 	ts_pinger_sent(p, seq, ts_mono_ns(), ts_wall_ns());
 	if (!p->opt->udp)
 		return ts_pinger_write(p, p->scratch, size);
@@ -52,9 +58,16 @@ static void take_echo(struct ts_pinger *p, const uint8_t *buf, int64_t t4_mono_n
 {
 	struct ts_sample s = { .seq = echo_seq(p, buf) };
 	const struct ts_send_slot *slot = ts_pinger_slot(p, s.seq);
+	uint8_t want[64];
+	size_t n = p->opt->size < sizeof want ? p->opt->size : sizeof want;
 
-	if (!slot)
+	/* An echo is our bytes as they went (a tsecho main port, say, puts
+	 * its timestamp in front): anything else is no answer to a probe. */
+	echo_fill(want, n, s.seq);
+	if (!slot || memcmp(buf, want, n) != 0) {
+		p->mismatched++;
 		return;
+	}
 	s.rtt_ns = t4_mono_ns - slot->mono_ns;
 	s.t1_wall_ns = slot->wall_ns;
 	s.t4_wall_ns = t4_wall_ns;
@@ -79,6 +92,8 @@ static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, i
 {
 	if (len == p->opt->size)
 		take_echo(p, buf, t4_mono_ns, t4_wall_ns);
+	else
+		p->mismatched++;
 }
 
 static int echo_ready(struct ts_pinger *p, short revents)

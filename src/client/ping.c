@@ -378,9 +378,16 @@ static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 		fprintf(stderr, "tsecho ping: %s: %s\n", p->target.addr_text, p->error);
 	*duration_ns = ts_mono_ns() - start_mono_ns;
 	print_report(p, *duration_ns);
+	if (p->mismatched > 0)
+		fprintf(stderr,
+			"tsecho ping: %s: %" PRIu64
+			" answers were not the bytes sent: not an RFC 862 "
+			"echo service (a tsecho server's main port timestamps its replies: ping it "
+			"without --echo)\n",
+			p->target.addr_text, p->mismatched);
 	if (p->sess.received > 0)
 		return 0;
-	return rc != 0 ? 2 : 1;
+	return rc != 0 || p->mismatched > 0 ? 2 : 1;
 }
 
 /* Settles opt's defaults and checks them, sets up signals, and fills

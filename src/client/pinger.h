@@ -96,6 +96,7 @@ struct ts_pinger {
 	int64_t connect_start_mono_ns;
 	int stamp_stateful;        /* a reflector's count differed from ours */
 	uint64_t stamp_reflected;  /* the reflector's highest count + 1 */
+	uint64_t mismatched;       /* --echo: answers that are not our bytes */
 	struct ts_sample *samples; /* --samples: every new reply */
 	size_t n_samples;
 	size_t samples_cap;

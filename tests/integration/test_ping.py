@@ -842,3 +842,16 @@ def test_ping_residence_says_what_it_spans():
         assert "server residence (read to send, user space)" in r.out, r.out
         r = ping("-c", "2", "-i", "0.05", "--json", target(srv.tcp_port))
         assert parse_json(r, "--json")["residence_from"] == "user", r.out
+
+
+def test_ping_echo_against_a_tsecho_main_port_says_so():
+    """A tsecho main port answers --echo probes, with its timestamp in
+    front: ping says the answers are not an echo service's, not 'no
+    reply', and exits 2."""
+    with Server() as srv:
+        for extra in ((), ("--udp",)):
+            r = ping("--echo", "-c", "3", "-i", "0.05", "-W", "0.5", "-q", *extra,
+                     target(srv.tcp_port))
+            assert r.code == 2, r.describe()
+            assert "not an RFC 862 echo service" in r.err, r.describe()
+            assert "answers were not the bytes sent" in r.err, r.describe()
