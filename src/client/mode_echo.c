@@ -34,8 +34,10 @@ static int echo_send(struct ts_pinger *p, uint64_t seq)
 	ts_pinger_sent(p, seq, ts_mono_ns(), ts_wall_ns());
 	if (!p->opt->udp)
 		return ts_pinger_write(p, p->scratch, size);
-	if (send(p->fd, p->scratch, size, 0) < 0 && errno == ECONNREFUSED)
+	if (send(p->fd, p->scratch, size, 0) < 0 && errno == ECONNREFUSED) {
+		ts_pinger_unreachable(p, seq); /* an earlier probe's error */
 		ts_pinger_failed(p, seq, "port unreachable");
+	}
 	return 0;
 }
 

@@ -51,9 +51,12 @@ static int probe_send(struct ts_pinger *p, uint64_t seq)
 	if (send(p->fd, p->scratch, p->opt->size, 0) < 0) {
 		/* A datagram the kernel would not take is lost like any
 		 * other; an ICMP error from an earlier one says why. */
-		if (errno == ECONNREFUSED)
+		if (errno == ECONNREFUSED) {
+			/* The error was an earlier probe's; this one
+			 * did not go either. */
+			ts_pinger_unreachable(p, seq);
 			ts_pinger_failed(p, seq, "port unreachable");
-		else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+		} else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
 			ts_pinger_failed(p, seq, strerror(errno));
 	}
 	return 0;

@@ -35,8 +35,10 @@ static int stamp_send(struct ts_pinger *p, uint64_t seq)
 	s.ee = ts_stamp_local_ee();
 	s.timestamp = ts_ntp_from_unix_ns(ts_pinger_sent(p, seq, mono_ns, ts_wall_ns()));
 	ts_stamp_sender_encode(p->scratch, &s);
-	if (send(p->fd, p->scratch, p->opt->size, 0) < 0 && errno == ECONNREFUSED)
+	if (send(p->fd, p->scratch, p->opt->size, 0) < 0 && errno == ECONNREFUSED) {
+		ts_pinger_unreachable(p, seq); /* an earlier probe's error */
 		ts_pinger_failed(p, seq, "port unreachable");
+	}
 	return 0;
 }
 

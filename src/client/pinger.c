@@ -107,6 +107,21 @@ void ts_pinger_failed(struct ts_pinger *p, uint64_t seq, const char *why)
 		printf("seq=%" PRIu64 ": %s\n", seq, why);
 }
 
+void ts_pinger_unreachable(struct ts_pinger *p, uint64_t before_seq)
+{
+	uint64_t low = p->sess.next_seq > p->window ? p->sess.next_seq - p->window : 0;
+
+	if (low <= p->sess.highest_rx)
+		low = p->sess.highest_rx + 1;
+	for (uint64_t seq = before_seq; seq-- > low;) {
+		const struct ts_send_slot *slot = ts_pinger_slot(p, seq);
+		if (slot && !slot->failed && !ts_session_answered(&p->sess, seq)) {
+			ts_pinger_failed(p, seq, "port unreachable");
+			return;
+		}
+	}
+}
+
 int ts_pinger_flush(struct ts_pinger *p)
 {
 	while (p->out.len > 0) {
@@ -192,6 +207,9 @@ int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
+			/* An ICMP port unreachable, for what was sent last. */
+			if (errno == ECONNREFUSED)
+				ts_pinger_unreachable(p, p->sess.next_seq);
 			continue;
 		}
 		take(p, p->scratch, (size_t)n, t4_mono_ns, t4_wall_ns);

@@ -120,6 +120,11 @@ int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop);
 /* Records that seq left now; returns its wall-clock send time (t1). */
 int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns);
 
+/* UDP: an ICMP port unreachable came back (ECONNREFUSED on the socket).
+ * It answers the newest probe before before_seq still waiting, which is
+ * marked lost with that reason at once instead of at its timeout. */
+void ts_pinger_unreachable(struct ts_pinger *p, uint64_t before_seq);
+
 /* The send times of seq, or NULL when seq is not in the window. */
 const struct ts_send_slot *ts_pinger_slot(const struct ts_pinger *p, uint64_t seq);
 

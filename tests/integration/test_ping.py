@@ -11,6 +11,7 @@ import json
 import math
 import re
 import signal
+import socket
 import time
 
 from harness import (Process, SeedServer, Server, SkipTest, TcpPeer, UdpPeer,
@@ -855,3 +856,18 @@ def test_ping_echo_against_a_tsecho_main_port_says_so():
             assert r.code == 2, r.describe()
             assert "not an RFC 862 echo service" in r.err, r.describe()
             assert "answers were not the bytes sent" in r.err, r.describe()
+
+
+def test_ping_udp_closed_port_is_unreachable_at_once():
+    """Over UDP to a port nobody listens on, the kernel's ICMP port
+    unreachable is reported on the probe it answers, at once, instead of
+    waiting out each timeout."""
+    port = free_port(socket.SOCK_DGRAM)
+    for extra in (("--udp",), ("--stamp",), ("--echo", "--udp")):
+        r = ping("-c", "3", "-i", "0.1", "-W", "3", *extra, target(port))
+        what = "ping %s to a closed port" % " ".join(extra)
+        assert r.code == 1, "%s: %s" % (what, r.describe())
+        for seq in (1, 2, 3):
+            assert "seq=%d: port unreachable" % seq in r.out, "%s: %s" % (what, r.out)
+        assert r.elapsed < 2.0, "%s took %.1f s: the timeouts were waited out" % (
+            what, r.elapsed)
