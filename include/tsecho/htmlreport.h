@@ -70,6 +70,9 @@ struct ts_html_report {
 	const struct ts_hist *hist_alt;
 	const char *hist_alt_label;
 	const char *note; /* optional paragraph under the summary, or NULL */
+	/* How the run ended when not as asked ("failed: ...", "interrupted
+	 * after ..."), shown above the summary, or NULL. */
+	const char *status;
 
 	/* Storage behind command and host when ts_html_report_begin set them. */
 	char *command_buf;

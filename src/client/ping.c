@@ -349,8 +349,9 @@ static int write_html(const struct ts_pinger *p, int64_t duration_ns, FILE *f, i
 	struct ts_ping_report r;
 
 	fill_report(p, duration_ns, &r);
-	if (ts_report_html_close(f, ts_report_write_html(f, &r, p, argc, argv), "ping",
-				 p->opt->report_path) != 0)
+	if (ts_report_html_close(
+		f, ts_report_write_html(f, &r, p, rc == 2 ? p->error : NULL, argc, argv), "ping",
+		p->opt->report_path) != 0)
 		return 2;
 	return rc;
 }
@@ -378,13 +379,14 @@ static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 		fprintf(stderr, "tsecho ping: %s: %s\n", p->target.addr_text, p->error);
 	*duration_ns = ts_mono_ns() - start_mono_ns;
 	print_report(p, *duration_ns);
-	if (p->mismatched > 0)
+	if (p->mismatched > 0) {
+		snprintf(p->error, sizeof p->error, "%" PRIu64 " answers were not the bytes sent",
+			 p->mismatched);
 		fprintf(stderr,
-			"tsecho ping: %s: %" PRIu64
-			" answers were not the bytes sent: not an RFC 862 "
-			"echo service (a tsecho server's main port timestamps its replies: ping it "
-			"without --echo)\n",
-			p->target.addr_text, p->mismatched);
+			"tsecho ping: %s: %s: not an RFC 862 echo service (a tsecho server's main "
+			"port timestamps its replies: ping it without --echo)\n",
+			p->target.addr_text, p->error);
+	}
 	if (p->sess.received > 0)
 		return 0;
 	return rc != 0 || p->mismatched > 0 ? 2 : 1;

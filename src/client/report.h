@@ -77,8 +77,9 @@ const char *ts_report_mode_label(const char *mode);
  * (kept with --report) and send log; argv is the command's, for the page's
  * header.  Returns 0 or -errno (out is the caller's to close). */
 struct ts_pinger;
+/* failure: why the run failed (shown at the top of the page), or NULL. */
 int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct ts_pinger *p,
-			 int argc, char **argv);
+			 const char *failure, int argc, char **argv);
 
 /* --report FILE for ping and bench: opened before the run (NULL after the
  * one-line error "tsecho CMD: cannot write FILE: reason"), and closed

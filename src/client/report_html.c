@@ -40,7 +40,10 @@ static void rows_run(struct ts_html_rows *rs, const struct ts_ping_report *r)
 	ts_html_rows_section(rs, "Probes");
 	ts_html_rows_add(rs, "sent", "%llu", (unsigned long long)r->sent);
 	ts_html_rows_add(rs, "received", "%llu", (unsigned long long)r->received);
-	ts_html_rows_add(rs, "loss", "%.1f%%", ts_report_loss_pct(r));
+	if (r->sent > 0)
+		ts_html_rows_add(rs, "loss", "%.1f%%", ts_report_loss_pct(r));
+	else
+		ts_html_rows_add(rs, "loss", "none sent");
 	ts_html_rows_add(rs, "duplicates", "%llu", (unsigned long long)r->duplicates);
 	ts_html_rows_add(rs, "reordered", "%llu", (unsigned long long)r->reordered);
 	if (r->have_loss_split) {
@@ -156,11 +159,11 @@ static const char *note_of(const struct ts_ping_report *r)
 }
 
 int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct ts_pinger *p,
-			 int argc, char **argv)
+			 const char *failure, int argc, char **argv)
 {
 	struct ts_html_report h;
 	struct ts_html_rows *rs = calloc(1, sizeof *rs);
-	char title[200], bound[48];
+	char title[200], bound[48], status[sizeof p->error + 16];
 	uint64_t n_probes = 0;
 	struct ts_html_probe *probes = probes_of(p, &n_probes);
 	int rc;
@@ -184,6 +187,10 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 	h.hist = p->sess.rtt;
 	h.hist_label = "round trip";
 	h.note = note_of(r);
+	if (failure) {
+		snprintf(status, sizeof status, "The run failed: %s", failure);
+		h.status = status;
+	}
 	rc = ts_html_report_write(out, &h);
 done:
 	ts_html_report_end(&h);

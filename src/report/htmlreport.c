@@ -43,6 +43,8 @@ static const char style[] =
     "th{color:#52606d;padding-right:12px}\n"
     "td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
     ".note{color:#616e7c;font-size:13px;margin:12px 0 0}\n"
+    ".status{font-weight:600;border:2px solid #9b2c2c;color:#9b2c2c;padding:6px 10px;"
+    "margin:0 0 12px}\n"
     ".charts{display:grid;grid-template-columns:1fr 1fr;gap:0 16px}\n"
     ".chart.wide{grid-column:1/-1}\n"
     ".chart{min-width:0}\n"
@@ -343,8 +345,13 @@ static void write_summary(FILE *out, const struct ts_html_report *r)
 {
 	size_t from = 0;
 
-	fputs("<section class=\"card\" id=\"summary\">\n<h2>Summary</h2>\n<div class=\"tables\">\n",
-	      out);
+	fputs("<section class=\"card\" id=\"summary\">\n<h2>Summary</h2>\n", out);
+	if (r->status) {
+		fputs("<p class=\"status\" id=\"status\">", out);
+		ts_html_put(out, r->status);
+		fputs("</p>\n", out);
+	}
+	fputs("<div class=\"tables\">\n", out);
 	for (size_t i = 1; i <= r->n_rows; i++) {
 		if (i == r->n_rows || !r->rows[i].value) {
 			write_table(out, r->rows, from, i);

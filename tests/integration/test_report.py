@@ -22,8 +22,8 @@ import struct
 import subprocess
 import zlib
 
-from harness import (Process, Server, SkipTest, TempDir, require_binary, require_tool,
-                     run_tsecho)
+from harness import (Process, Server, SkipTest, TempDir, free_port, require_binary,
+                     require_tool, run_tsecho)
 
 LO = "127.0.0.1"
 CHARTS = ("chart-time", "chart-spectrum", "chart-hist")
@@ -487,3 +487,18 @@ def test_report_chromium_renders():
         code, _, err = chromium(browser, tmp, "--dump-dom", "file://" + broken)
         assert any("Uncaught" in e for e in page_errors(err, "file://" + broken)), \
             "an uncaught error went unnoticed: %s" % err[-2000:]
+
+
+def test_report_ping_failed_run_says_so():
+    """A run that failed (connection refused) writes a page that says it
+    failed and why at the top, and shows no loss figure for nothing sent."""
+    port = free_port()
+    with TempDir() as tmp:
+        path = tmp.file("failed.html")
+        r = run_tsecho("ping", "-c", "3", "--report", path, "%s:%d" % (LO, port),
+                       timeout=15)
+        assert r.code == 2, r.describe()
+        text, root, charts = check_page(path, "failed-run report")
+        assert "The run failed:" in text and "connection refused" in text, text[:2000]
+        rows = summary_rows(root)
+        assert rows.get("sent") == "0" and rows.get("loss") == "none sent", rows
