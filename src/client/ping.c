@@ -41,6 +41,11 @@ static const char usage[] =
     "  -i, --interval DUR    between probes (default 1s; 0: ping-pong)\n"
     "  -s, --size BYTES      probe size on the wire (default 64)\n"
     "  -W, --timeout DUR     wait for each reply, and to connect (default 2s)\n"
+    "  -w, --deadline DUR    stop this long after the first probe, however many\n"
+    "                        were sent or answered (as ping(8) -w)\n"
+    "  -I, --source ADDR     send from local address ADDR, or interface ADDR\n"
+    "  -Q, --tos TOS         IP TOS / traffic class byte, 0..255 (DSCP is TOS/4)\n"
+    "  -t, --ttl TTL         IP TTL / hop limit, 1..255\n"
     "  -p, --port PORT       the server's port (default 12345; STAMP 862), as\n"
     "                        HOST:PORT gives it; an IPv6 address with a port\n"
     "                        is written [ADDR]:PORT\n"
@@ -78,6 +83,10 @@ static const struct option options[] = {
 	{ "size", required_argument, NULL, 's' },
 	{ "timeout", required_argument, NULL, 'W' },
 	{ "port", required_argument, NULL, 'p' },
+	{ "deadline", required_argument, NULL, 'w' },
+	{ "source", required_argument, NULL, 'I' },
+	{ "tos", required_argument, NULL, 'Q' },
+	{ "ttl", required_argument, NULL, 't' },
 	{ "tcp", no_argument, NULL, OPT_TCP },
 	{ "udp", no_argument, NULL, OPT_UDP },
 	{ "text", no_argument, NULL, OPT_TEXT },
@@ -112,7 +121,10 @@ static int bad_value(const char *opt, const char *value, const char *want)
 struct ping_cli {
 	const char *host; /* NULL: the built-in server */
 	int family;
-	uint16_t port; /* -p; 0: none */
+	uint16_t port;      /* -p; 0: none */
+	const char *source; /* -I */
+	int has_tos, has_ttl;
+	uint8_t tos, ttl;
 	int tcp_given;
 	int size_given;
 };
@@ -125,7 +137,7 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, struct pi
 
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "c:i:s:W:p:46qh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:i:s:W:p:w:I:Q:t:46qh", options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			if (ts_parse_u64(optarg, 1, UINT64_MAX / 2, &opt->count) != 0)
@@ -147,6 +159,33 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, struct pi
 			if (ts_parse_u64(optarg, 1, 65535, &v) != 0)
 				return bad_value("port", optarg, "want 1..65535");
 			cli->port = (uint16_t)v;
+			break;
+		case 'w':
+			if (ts_parse_duration_ns(optarg, TS_NS_PER_MS, 365LL * 86400 * TS_NS_PER_S,
+						 &opt->deadline_ns) != 0)
+				return bad_value("deadline", optarg,
+						 "want a duration such as 10 or 500ms");
+			break;
+		case 'I':
+			cli->source = optarg;
+			break;
+		case 'Q': {
+			/* Decimal or 0x hex, as ping(8) takes it. */
+			char *end;
+			unsigned long tos;
+			errno = 0;
+			tos = strtoul(optarg, &end, 0);
+			if (errno || end == optarg || *end || tos > 255 || optarg[0] == '-')
+				return bad_value("tos", optarg, "want 0..255 (0x.. for hex)");
+			cli->tos = (uint8_t)tos;
+			cli->has_tos = 1;
+			break;
+		}
+		case 't':
+			if (ts_parse_u64(optarg, 1, 255, &v) != 0)
+				return bad_value("ttl", optarg, "want 1..255");
+			cli->ttl = (uint8_t)v;
+			cli->has_ttl = 1;
 			break;
 		case 'W':
 			if (ts_parse_duration_ns(optarg, TS_NS_PER_MS, 3600 * TS_NS_PER_S,
@@ -407,6 +446,11 @@ static int prepare(struct ts_ping_opts *opt, const struct ping_cli *cli, struct 
 		return rc;
 	memset(target, 0, sizeof *target);
 	target->family = cli->family;
+	target->source = cli->source;
+	target->has_tos = cli->has_tos;
+	target->tos = cli->tos;
+	target->has_ttl = cli->has_ttl;
+	target->ttl = cli->ttl;
 	target->socktype = opt->udp ? SOCK_DGRAM : SOCK_STREAM;
 	if (ts_signals_install(on_stop) != 0) {
 		fprintf(stderr, "tsecho ping: cannot set up signals: %s\n", strerror(errno));

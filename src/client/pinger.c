@@ -274,6 +274,8 @@ int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop)
 	const struct ts_ping_opts *opt = p->opt;
 	uint64_t next_seq = 1, oldest = 1;
 	int64_t next_send_mono_ns = ts_mono_ns();
+	int64_t end_mono_ns =
+	    opt->deadline_ns > 0 ? next_send_mono_ns + opt->deadline_ns : INT64_MAX;
 
 	while (!atomic_load(stop)) {
 		int64_t now_mono_ns = ts_mono_ns();
@@ -285,6 +287,8 @@ int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop)
 		struct pollfd pfd;
 		int rc;
 
+		if (now_mono_ns >= end_mono_ns)
+			return 0; /* -w: the deadline ends the run, as in ping(8) */
 		expire(p, &oldest, next_seq, now_mono_ns);
 		gated = gated && oldest < next_seq;
 		if (done_sending && oldest >= next_seq)
@@ -300,6 +304,8 @@ int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop)
 		}
 		if (!done_sending && !gated)
 			wake_mono_ns = next_send_mono_ns;
+		if (end_mono_ns < wake_mono_ns)
+			wake_mono_ns = end_mono_ns;
 		if (oldest < next_seq) {
 			const struct ts_send_slot *slot = ts_pinger_slot(p, oldest);
 			if (slot && slot->mono_ns + opt->timeout_ns < wake_mono_ns)

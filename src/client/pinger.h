@@ -21,6 +21,7 @@ struct ts_ping_opts {
 	int64_t interval_ns; /* 0: ping-pong */
 	uint64_t size;       /* bytes on the wire per probe */
 	int64_t timeout_ns;  /* per reply, and for connecting */
+	int64_t deadline_ns; /* -w: stop this long after the first probe; 0: none */
 	int udp;
 	int text;         /* --text: no protocol question */
 	int connect_mode; /* --connect */

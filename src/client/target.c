@@ -75,12 +75,58 @@ static int connect_one(int fd, const struct addrinfo *ai, int64_t timeout_ns)
 	return err;
 }
 
+/* Binds fd to t->source: a numeric address of the family, or else the
+ * name of an interface (SO_BINDTODEVICE).  0 or errno. */
+static int bind_source(int fd, int family, const char *source)
+{
+	struct addrinfo hints = { .ai_family = family, .ai_flags = AI_NUMERICHOST | AI_PASSIVE };
+	struct addrinfo *res;
+	int err = 0;
+
+	if (getaddrinfo(source, NULL, &hints, &res) == 0) {
+		if (bind(fd, res->ai_addr, res->ai_addrlen) != 0)
+			err = errno;
+		freeaddrinfo(res);
+		return err;
+	}
+#ifdef SO_BINDTODEVICE
+	if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, source, (socklen_t)strlen(source)) != 0)
+		return errno;
+	return 0;
+#else
+	return EADDRNOTAVAIL;
+#endif
+}
+
+/* t's source, TOS and TTL on fd, a socket of family.  0 or errno. */
+static int apply_options(int fd, int family, const struct ts_target *t)
+{
+	int v6 = family == AF_INET6;
+	int rc;
+
+	if (t->source && (rc = bind_source(fd, family, t->source)) != 0)
+		return rc;
+	if (t->has_tos) {
+		int v = t->tos;
+		if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_TCLASS : IP_TOS, &v,
+			       sizeof v) != 0)
+			return errno;
+	}
+	if (t->has_ttl) {
+		int v = t->ttl;
+		if (setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL,
+			       &v, sizeof v) != 0)
+			return errno;
+	}
+	return 0;
+}
+
 enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, int *fd_out,
 				     int *sys_errno)
 {
 	struct addrinfo hints = { .ai_family = t->family, .ai_socktype = t->socktype };
 	struct addrinfo *res;
-	int err = 0;
+	int err = 0, option_failed = 0;
 	int rc = getaddrinfo(t->host, t->port, &hints, &res);
 
 	*fd_out = -1;
@@ -96,6 +142,8 @@ enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, in
 		}
 		if ((rc = ts_net_set_nonblock(fd)) != 0) {
 			err = -rc;
+		} else if ((err = apply_options(fd, ai->ai_family, t)) != 0) {
+			option_failed = 1;
 		} else if (ai->ai_socktype == SOCK_STREAM && (rc = ts_net_set_nodelay(fd)) != 0) {
 			/* Probes are small and must not wait for Nagle. */
 			err = -rc;
@@ -112,7 +160,7 @@ enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, in
 	if (*fd_out >= 0)
 		return TS_TARGET_OK;
 	*sys_errno = err;
-	return classify(err);
+	return option_failed ? TS_TARGET_OPTION : classify(err);
 }
 
 enum ts_target_err ts_target_resolve(struct ts_target *t, int *sys_errno)
@@ -155,6 +203,10 @@ const char *ts_target_strerror(enum ts_target_err err, int sys_errno, char *buf,
 		return buf;
 	case TS_TARGET_TIMEOUT:
 		return "timed out";
+	case TS_TARGET_OPTION:
+		snprintf(buf, cap, "cannot use the source address, TOS or TTL asked for: %s",
+			 strerror(sys_errno));
+		return buf;
 	case TS_TARGET_OTHER:
 		break;
 	}

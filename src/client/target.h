@@ -16,7 +16,8 @@ enum ts_target_err {
 	TS_TARGET_REFUSED,
 	TS_TARGET_UNREACHABLE, /* network or host unreachable */
 	TS_TARGET_TIMEOUT,
-	TS_TARGET_OTHER, /* errno in *sys_errno */
+	TS_TARGET_OTHER,  /* errno in *sys_errno */
+	TS_TARGET_OPTION, /* the source address, TOS or TTL could not be set */
 };
 
 struct ts_target {
@@ -27,6 +28,11 @@ struct ts_target {
 	struct sockaddr_storage addr; /* filled by ts_target_connect */
 	socklen_t addr_len;
 	char addr_text[TS_ADDR_TEXT_MAX]; /* "127.0.0.1:12345" */
+	/* Set before connecting, all optional (ping -I, -Q, -t). */
+	const char *source; /* local address, or an interface's name */
+	int has_tos, has_ttl;
+	uint8_t tos; /* IP_TOS / IPV6_TCLASS: DSCP << 2 | ECN */
+	uint8_t ttl; /* IP_TTL / IPV6_UNICAST_HOPS */
 };
 
 /* Splits "host", "host:port", "[v6]:port" or a bare IPv6 address into t

@@ -12,6 +12,7 @@ import math
 import re
 import signal
 import socket
+import struct
 import time
 
 from harness import (Process, SeedServer, Server, SkipTest, TcpPeer, UdpPeer,
@@ -871,3 +872,35 @@ def test_ping_udp_closed_port_is_unreachable_at_once():
             assert "seq=%d: port unreachable" % seq in r.out, "%s: %s" % (what, r.out)
         assert r.elapsed < 2.0, "%s took %.1f s: the timeouts were waited out" % (
             what, r.elapsed)
+
+
+def test_ping_deadline_source_tos_ttl():
+    """-w ends the run at its deadline whatever -c says; -I, -Q and -t set
+    the source address, TOS byte and TTL of what goes out, as a receiver
+    sees them; a source that cannot be used is one clear error."""
+    with Server() as srv:
+        r = ping("-i", "0.1", "-w", "0.5", "-q", target(srv.tcp_port))
+        assert r.code == 0 and 0.4 < r.elapsed < 2.0, r.describe()
+        sent = int(re.search(r"(\d+) sent", r.out).group(1))
+        assert 4 <= sent <= 7, r.out
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind((LO, 0))
+    # Linux's values where Python's socket module lacks the names.
+    ip_recvtos = getattr(socket, "IP_RECVTOS", 13)
+    ip_recvttl = getattr(socket, "IP_RECVTTL", 12)
+    rx.setsockopt(socket.IPPROTO_IP, ip_recvtos, 1)
+    rx.setsockopt(socket.IPPROTO_IP, ip_recvttl, 1)
+    rx.settimeout(5)
+    try:
+        r = ping("--udp", "-c", "1", "-W", "0.3", "-I", "127.0.0.7", "-Q", "0x28",
+                 "-t", "9", target(rx.getsockname()[1]))
+        data, anc, _, src = rx.recvmsg(65536, 256)
+    finally:
+        rx.close()
+    assert r.code == 1, r.describe()   # nobody answers
+    got = {(lvl, typ): d for lvl, typ, d in anc}
+    assert src[0] == "127.0.0.7", src
+    assert got[(socket.IPPROTO_IP, socket.IP_TOS)][0] == 0x28, anc
+    assert struct.unpack("i", got[(socket.IPPROTO_IP, socket.IP_TTL)][:4])[0] == 9, anc
+    r = ping("-c", "1", "-I", "192.0.2.1", LO)
+    assert r.code == 2 and "cannot use the source address" in r.err, r.describe()
