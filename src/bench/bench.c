@@ -53,11 +53,15 @@ static const char usage[] =
     "  -q, --quiet           no progress, only the result\n"
     "      --json            the result as JSON, histogram included\n"
     "      --hgrm FILE       the latency histogram, HdrHistogram format\n"
+    "      --allow-fewer     fewer connections than -c is no fault (exit 0)\n"
     "      --report FILE     also an HTML page with charts (docs/bench.md)\n"
     "  -h, --help            this help\n"
     "\n"
-    "Ctrl+C ends the run early and still reports it. Exit status: 0 when\n"
-    "replies came, 1 when none did, 2 on errors.\n";
+    "Ctrl+C ends the run early and still reports it, as interrupted. Exit\n"
+    "status: 0 when replies came and the run went as asked, 1 when none\n"
+    "came, 2 on errors, 3 when replies came but the run did not go as asked:\n"
+    "the server went away or ended connections, fewer connections came up\n"
+    "than asked, or the target rate was not met (docs/bench.md).\n";
 
 enum {
 	OPT_WARMUP = 256,
@@ -67,6 +71,7 @@ enum {
 	OPT_ECHO,
 	OPT_JSON,
 	OPT_HGRM,
+	OPT_ALLOW_FEWER,
 	OPT_STAMP,
 	OPT_REPORT,
 };
@@ -87,6 +92,7 @@ static const struct option options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
+	{ "allow-fewer", no_argument, NULL, OPT_ALLOW_FEWER },
 	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, 'h' },
@@ -178,6 +184,9 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 		return -1;
 	case OPT_JSON:
 		opt->json = 1;
+		return -1;
+	case OPT_ALLOW_FEWER:
+		opt->allow_fewer = 1;
 		return -1;
 	case OPT_HGRM:
 		opt->hgrm_path = arg;
@@ -411,9 +420,13 @@ static void workers_free(struct ts_bench_worker *w, int n)
 
 /* Adds up the workers into r (whose histograms are the first worker's,
  * with the others merged in). */
-static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r)
+static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r,
+		   int64_t *last_reply_mono_ns)
 {
 	memset(&r->counts, 0, sizeof r->counts);
+	r->connections_opened = 0;
+	r->connect_error = NULL;
+	*last_reply_mono_ns = 0;
 	for (int i = 0; i < n; i++) {
 		if (i > 0) {
 			ts_hist_merge(w[0].hist, w[i].hist);
@@ -425,6 +438,14 @@ static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r)
 		r->counts.errors += w[i].counts.errors;
 		r->counts.timeouts += w[i].counts.timeouts;
 		r->counts.lost += w[i].counts.lost;
+		r->counts.ended_early += w[i].counts.ended_early;
+		for (int k = 0; k < TS_BERR_KINDS; k++)
+			r->counts.error_kinds[k] += w[i].counts.error_kinds[k];
+		r->connections_opened += (uint64_t)w[i].connected;
+		if (!r->connect_error && w[i].error[0])
+			r->connect_error = w[i].error;
+		if (w[i].last_reply_mono_ns > *last_reply_mono_ns)
+			*last_reply_mono_ns = w[i].last_reply_mono_ns;
 	}
 	r->hist = w[0].hist;
 	r->hist_unc = w[0].hist_unc;
@@ -437,7 +458,7 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 {
 	const struct ts_bench_opts *opt = run->opt;
 	int started = 0, connected = 0, rc = 0;
-	int64_t end_mono_ns, window_ns;
+	int64_t end_mono_ns, window_ns, last_reply_mono_ns;
 
 	if (pthread_barrier_init(&run->ready, NULL, (unsigned)n + 1) != 0 ||
 	    pthread_barrier_init(&run->go, NULL, (unsigned)n + 1) != 0) {
@@ -480,7 +501,19 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 		fprintf(stderr, "tsecho bench: %s: %s\n", r->target, why);
 		return 2;
 	}
-	gather(w, n, r);
+	gather(w, n, r, &last_reply_mono_ns);
+	r->interrupted = stop_signal != 0;
+	r->elapsed_s = (double)(end_mono_ns - run->start_mono_ns) / TS_NS_PER_S;
+	/* Every connection that came up was ended by the server: it went
+	 * away when it last answered, and the rate is over the time it was
+	 * there. */
+	if (r->counts.ended_early > 0 && r->counts.ended_early == r->connections_opened) {
+		if (last_reply_mono_ns < run->start_mono_ns)
+			last_reply_mono_ns = run->start_mono_ns;
+		r->server_gone = 1;
+		r->server_gone_s = (double)(last_reply_mono_ns - run->start_mono_ns) / TS_NS_PER_S;
+		end_mono_ns = last_reply_mono_ns;
+	}
 	window_ns = end_mono_ns - run->start_mono_ns - opt->warmup_ns;
 	if (opt->duration_ns && window_ns > opt->duration_ns)
 		window_ns = opt->duration_ns; /* the replies' tail is not sending time */
@@ -573,20 +606,32 @@ static int measure(struct ts_bench_shared *run, struct ts_bench_worker **w,
 	return run_bench(run, *w, threads, r, timeline);
 }
 
-/* The result on stdout (and --hgrm); the exit status: 0 when replies
- * came, 1 when none did, 2 when the histogram could not be written. */
-static int print_result(const struct ts_bench_result *r, const struct ts_bench_opts *opt)
+/* The result on stdout (and --hgrm, into hgrm, opened before the run);
+ * the exit status: 0 when replies came and the run went as asked, 3 when
+ * it did not (ts_bench_fault, said on stderr too), 1 when no reply came,
+ * 2 when the histogram could not be written. */
+static int print_result(const struct ts_bench_result *r, const struct ts_bench_opts *opt,
+			FILE *hgrm)
 {
+	const char *fault = ts_bench_fault(r);
+	int rc;
+
 	if (opt->json)
 		ts_bench_print_json(stdout, r);
 	else
 		ts_bench_print_text(stdout, r);
-	if (opt->hgrm_path && ts_bench_write_hgrm(opt->hgrm_path, r->hist) != 0) {
+	if (hgrm && (rc = ts_bench_write_hgrm(hgrm, r->hist)) != 0) {
 		fprintf(stderr, "tsecho bench: cannot write %s: %s\n", opt->hgrm_path,
-			strerror(errno));
+			strerror(-rc));
 		return 2;
 	}
-	return r->counts.messages > 0 ? 0 : 1;
+	if (r->counts.messages == 0)
+		return 1;
+	if (fault && !r->interrupted) {
+		fprintf(stderr, "tsecho bench: %s: %s\n", r->target, fault);
+		return 3;
+	}
+	return 0;
 }
 
 int ts_cmd_bench(int argc, char **argv)
@@ -603,7 +648,7 @@ int ts_cmd_bench(int argc, char **argv)
 	struct ts_target t;
 	struct ts_bench_worker *w = NULL;
 	struct ts_bench_timeline timeline = { 0 };
-	FILE *report = NULL;
+	FILE *report = NULL, *hgrm = NULL;
 	const char *host = NULL;
 	char builtin_host[32];
 	int family = AF_UNSPEC, rc;
@@ -626,12 +671,19 @@ int ts_cmd_bench(int argc, char **argv)
 	 * written costs nothing. */
 	if (opt.report_path && !(report = ts_report_html_open("bench", opt.report_path)))
 		return 2;
+	if (opt.hgrm_path && !(hgrm = ts_report_html_open("bench", opt.hgrm_path))) {
+		if (report)
+			fclose(report);
+		return 2;
+	}
 	run.opt = &opt;
 	run.max_fds = ts_raise_nofile();
 	if (!host) {
 		if (ts_builtin_start(&builtin) != 0) {
 			if (report)
 				fclose(report);
+			if (hgrm)
+				fclose(hgrm);
 			return 2;
 		}
 		snprintf(builtin_host, sizeof builtin_host, "127.0.0.1:%d", builtin.port);
@@ -645,7 +697,9 @@ int ts_cmd_bench(int argc, char **argv)
 		rc = measure(&run, &w, &r, report ? &timeline : NULL);
 	}
 	if (rc == 0)
-		rc = print_result(&r, &opt);
+		rc = print_result(&r, &opt, hgrm);
+	else if (hgrm)
+		fclose(hgrm);
 	r.timeline = &timeline;
 	if (report)
 		rc = write_html(&r, &opt, host, report, argc, argv, rc);

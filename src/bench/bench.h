@@ -31,16 +31,40 @@ struct ts_bench_opts {
 	int quiet;
 	int json;
 	const char *hgrm_path;
+	int allow_fewer;         /* --allow-fewer: fewer connections than asked is no fault */
 	const char *report_path; /* --report FILE.html */
 };
+
+/* Why a connection ended before the run did: each error is one of these
+ * (docs/bench.md, "Errors"). */
+enum ts_bench_err {
+	TS_BERR_CONNECT,     /* it did not come up: refused, unreachable, timed out */
+	TS_BERR_CLOSED,      /* the server closed it */
+	TS_BERR_RESET,       /* reset by the server, or broken under a send */
+	TS_BERR_UNREACHABLE, /* UDP: ICMP port unreachable, nobody listens any more */
+	TS_BERR_TOO_BIG,     /* the server's error frame: frame too big */
+	TS_BERR_ERROR_FRAME, /* another error frame from the server */
+	TS_BERR_BAD_REPLY,   /* a reply that is not an answer to what was sent */
+	TS_BERR_RESOURCE,    /* out of memory or descriptors, an event-loop failure */
+	TS_BERR_KINDS
+};
+
+/* The kinds' names, as the JSON result and merge spell them. */
+extern const char *const ts_bench_err_names[TS_BERR_KINDS];
+
+/* The kinds that mean the server went away (or never was there). */
+#define TS_BERR_SERVER_GONE(k)                                                                     \
+	((k) == TS_BERR_CLOSED || (k) == TS_BERR_RESET || (k) == TS_BERR_UNREACHABLE)
 
 /* What a worker counts; added up at the end (and read for progress). */
 struct ts_bench_counts {
 	uint64_t sent;
 	uint64_t messages; /* replies recorded (after warm-up) */
-	uint64_t errors;
+	uint64_t errors;   /* the sum of error_kinds */
+	uint64_t error_kinds[TS_BERR_KINDS];
 	uint64_t timeouts;
 	uint64_t lost;
+	uint64_t ended_early; /* connections the server ended during the run */
 };
 
 struct ts_bench_shared; /* the run, as every worker sees it */
@@ -61,7 +85,9 @@ struct ts_bench_worker {
 	struct ts_hist *interval;
 	uint64_t interval_messages;
 	uint64_t interval_errors;
-	int connected; /* connections that came up */
+	int connected;              /* connections that came up */
+	int alive;                  /* of them, still up */
+	int64_t last_reply_mono_ns; /* when a reply last came */
 	char error[160];
 };
 
@@ -106,15 +132,28 @@ struct ts_bench_result {
 	struct ts_bench_counts counts;
 	double achieved_rate_per_s; /* messages sent a second (open loop) */
 	int rate_met;
+	uint64_t connections_opened; /* that came up, of opt->connections */
+	const char *connect_error;   /* why one did not, or NULL */
+	int server_gone;             /* the server ended every one of them */
+	double server_gone_s;        /* when it ended the last, from the start */
+	int interrupted;             /* Ctrl+C ended the run */
+	double elapsed_s;            /* from the start to the end, warm-up included */
 	const struct ts_hist *hist;
 	const struct ts_hist *hist_unc;           /* NULL: closed loop */
 	const struct ts_bench_timeline *timeline; /* --report, else NULL */
 };
 
+/* Whether the run went as asked: 0, or why not (a static string): the
+ * server went away, fewer connections came up than asked (unless
+ * --allow-fewer), the target rate was not met, or Ctrl+C. */
+const char *ts_bench_fault(const struct ts_bench_result *r);
+
 void ts_bench_print_text(FILE *out, const struct ts_bench_result *r);
 void ts_bench_print_json(FILE *out, const struct ts_bench_result *r);
-/* HdrHistogram's percentile distribution, values in ms; 0 or -errno. */
-int ts_bench_write_hgrm(const char *path, const struct ts_hist *h);
+/* HdrHistogram's percentile distribution, values in ms, into f (opened
+ * before the run, so that a path that cannot be written is found then),
+ * which it closes.  0 or -errno. */
+int ts_bench_write_hgrm(FILE *f, const struct ts_hist *h);
 /* --report: r as a self-contained HTML page (lib/htmlreport.h); argv is
  * the command's, for the page's header.  0 or -errno. */
 int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, char **argv);

@@ -31,7 +31,38 @@ struct merged {
 	int all_unc; /* every file has the uncorrected histogram */
 	int all_met;
 	char target[128];
+	/* What every result must share with the first, to add up. */
+	char loop[16], transport[8], mode[16];
+	uint64_t size;
+	double rate_per_host;
 };
+
+/* The first of the fields that make two runs the same kind of run on
+ * which doc differs from m's first, described into why; 0 when none. */
+static int differs(struct merged *m, const struct ts_jv *doc, const char *loop,
+		   const char *transport, uint64_t size, double rate, char *why, size_t cap)
+{
+	const struct ts_jv *mode = ts_jv_get(doc, "mode");
+	const char *mode_s = mode && mode->type == TS_JV_STR ? mode->str : "probe";
+
+	if (strcmp(loop, m->loop) != 0)
+		snprintf(why, cap, "loop is %s, the first result's is %s", loop, m->loop);
+	else if (strcmp(transport, m->transport) != 0)
+		snprintf(why, cap, "transport is %s, the first result's is %s", transport,
+			 m->transport);
+	else if (strcmp(mode_s, m->mode) != 0)
+		snprintf(why, cap, "mode (protocol) is %s, the first result's is %s", mode_s,
+			 m->mode);
+	else if (size != m->size)
+		snprintf(why, cap, "size is %llu, the first result's is %llu",
+			 (unsigned long long)size, (unsigned long long)m->size);
+	else if (rate != m->rate_per_host)
+		snprintf(why, cap, "rate_target is %g, the first result's is %g", rate,
+			 m->rate_per_host);
+	else
+		return 0;
+	return 1;
+}
 
 /* Reads a whole file into a NUL-terminated buffer; NULL with errno. */
 static char *slurp(const char *path, size_t *len)
@@ -124,8 +155,26 @@ static struct ts_hist *load_hist(const struct ts_jv *doc, const char *key, int *
 	return out;
 }
 
-/* Adds one parsed result to m; returns 0 or -1 (not a bench result). */
-static int add_result(struct merged *m, const struct ts_jv *doc, int first)
+/* The fields a result has when tsecho 0.4 or later wrote it: error
+ * kinds, connections that came up, ended early, interrupted. */
+static void add_faults(struct merged *m, const struct ts_jv *doc, uint64_t connections)
+{
+	const struct ts_jv *kinds = ts_jv_get(doc, "error_kinds");
+	const struct ts_jv *intr = ts_jv_get(doc, "interrupted");
+	uint64_t v;
+
+	for (int k = 0; kinds && k < TS_BERR_KINDS; k++)
+		if (get_u64(kinds, ts_bench_err_names[k], &v) == 0)
+			m->r.counts.error_kinds[k] += v;
+	m->r.connections_opened += get_u64(doc, "connections_opened", &v) == 0 ? v : connections;
+	if (get_u64(doc, "ended_early", &v) == 0)
+		m->r.counts.ended_early += v;
+	m->r.interrupted |= intr && intr->type == TS_JV_BOOL && intr->boolean;
+}
+
+/* Adds one parsed result to m; returns 0, -1 (not a bench result) or -2
+ * (another kind of run than the first: why says how). */
+static int add_result(struct merged *m, const struct ts_jv *doc, int first, char *why, size_t cap)
 {
 	uint64_t schema, messages, errors, timeouts, lost, connections, threads, size;
 	double duration_s, mps, rate_target = 0;
@@ -153,13 +202,24 @@ static int add_result(struct merged *m, const struct ts_jv *doc, int first)
 		ts_hist_free(hu);
 		return -1;
 	}
+	get_num(doc, "rate_target", &rate_target);
 	if (first) {
+		const struct ts_jv *mode = ts_jv_get(doc, "mode");
 		m->opt.size = size;
 		m->opt.udp = strcmp(transport->str, "udp") == 0;
 		if (target && target->type == TS_JV_STR)
 			snprintf(m->target, sizeof m->target, "%s", target->str);
+		snprintf(m->loop, sizeof m->loop, "%s", loop->str);
+		snprintf(m->transport, sizeof m->transport, "%s", transport->str);
+		snprintf(m->mode, sizeof m->mode, "%s",
+			 mode && mode->type == TS_JV_STR ? mode->str : "probe");
+		m->size = size;
+		m->rate_per_host = rate_target;
+	} else if (differs(m, doc, loop->str, transport->str, size, rate_target, why, cap)) {
+		ts_hist_free(h);
+		ts_hist_free(hu);
+		return -2;
 	}
-	get_num(doc, "rate_target", &rate_target);
 	m->opt.rate_per_s += strcmp(loop->str, "open") == 0 ? rate_target : 0;
 	m->all_met &= !met || met->type != TS_JV_BOOL || met->boolean;
 	m->opt.connections += connections;
@@ -168,6 +228,7 @@ static int add_result(struct merged *m, const struct ts_jv *doc, int first)
 	m->r.counts.errors += errors;
 	m->r.counts.timeouts += timeouts;
 	m->r.counts.lost += lost;
+	add_faults(m, doc, connections);
 	m->r.messages_per_s += mps;
 	if (duration_s > m->r.duration_s)
 		m->r.duration_s = duration_s;
@@ -181,7 +242,7 @@ static int add_result(struct merged *m, const struct ts_jv *doc, int first)
 	return 0;
 }
 
-static int merge_file(struct merged *m, const char *path, int first)
+static int merge_file(struct merged *m, const char *path, int first, const char *first_path)
 {
 	char err[160];
 	size_t len;
@@ -199,10 +260,15 @@ static int merge_file(struct merged *m, const char *path, int first)
 		fprintf(stderr, "tsecho merge: %s: not JSON: %s\n", path, err);
 		return -1;
 	}
-	rc = add_result(m, doc, first);
+	rc = add_result(m, doc, first, err, sizeof err);
 	ts_jv_free(doc);
-	if (rc != 0)
+	if (rc == -1)
 		fprintf(stderr, "tsecho merge: %s: not a tsecho bench result (schema 1)\n", path);
+	else if (rc == -2)
+		fprintf(stderr,
+			"tsecho merge: %s: not the same kind of run as %s: %s (results add up "
+			"only when loop, transport, mode, size and rate per host agree)\n",
+			path, first_path, err);
 	return rc;
 }
 
@@ -244,7 +310,7 @@ int ts_cmd_merge(int argc, char **argv)
 		rc = 2;
 	}
 	for (int i = optind; i < argc && rc == 0; i++)
-		if (merge_file(&m, argv[i], i == optind) != 0)
+		if (merge_file(&m, argv[i], i == optind, argv[optind]) != 0)
 			rc = 2;
 	if (rc == 0) {
 		m.r.opt = &m.opt;

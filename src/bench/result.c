@@ -37,6 +37,72 @@ static void print_spectrum(FILE *out, const char *what, const struct ts_hist *h)
 		ms((double)ts_hist_max(h)), ms(ts_hist_mean(h)));
 }
 
+/* The kinds of error as a person reads them, in ts_bench_err's order. */
+static const char *const err_labels[TS_BERR_KINDS] = {
+	"could not connect", "closed by the server",       "reset by the server",
+	"port unreachable",  "error frame: frame too big", "error frame",
+	"not a reply",       "out of resources",
+};
+
+const char *ts_bench_fault(const struct ts_bench_result *r)
+{
+	const struct ts_bench_opts *opt = r->opt;
+
+	if (r->interrupted)
+		return "interrupted";
+	if (r->server_gone)
+		return "the server went away";
+	if (r->counts.ended_early > 0)
+		return "the server ended connections early";
+	if (r->connections_opened < opt->connections && !opt->allow_fewer)
+		return "fewer connections came up than asked (--allow-fewer to go on with fewer)";
+	if (opt->rate_per_s > 0 && !r->rate_met)
+		return "target rate not met";
+	return NULL;
+}
+
+/* The lines that say how the run went when not as asked. */
+static void print_faults(FILE *out, const struct ts_bench_result *r)
+{
+	const struct ts_bench_opts *opt = r->opt;
+
+	if (r->counts.errors > 0) {
+		const char *sep = "errors by kind:";
+		for (int k = 0; k < TS_BERR_KINDS; k++) {
+			if (!r->counts.error_kinds[k])
+				continue;
+			fprintf(out, "%s %s %llu", sep, err_labels[k],
+				(unsigned long long)r->counts.error_kinds[k]);
+			sep = ",";
+		}
+		fputc('\n', out);
+	}
+	if (r->connections_opened < opt->connections)
+		fprintf(out, "connections: %llu of %llu came up (%s)%s\n",
+			(unsigned long long)r->connections_opened,
+			(unsigned long long)opt->connections,
+			r->connect_error ? r->connect_error : "see the errors",
+			opt->allow_fewer ? "; --allow-fewer" : "; the run is short of its load");
+	if (r->server_gone)
+		fprintf(out,
+			"the server went away %.3f s into the run: it ended all %llu connections; "
+			"the rate is over the time it was there\n",
+			r->server_gone_s, (unsigned long long)r->counts.ended_early);
+	else if (r->counts.ended_early > 0)
+		fprintf(out, "the server ended %llu of %llu connections early\n",
+			(unsigned long long)r->counts.ended_early,
+			(unsigned long long)r->connections_opened);
+	if (r->interrupted) {
+		if (opt->duration_ns)
+			fprintf(out, "interrupted after %.3f s of %.3f s asked\n", r->elapsed_s,
+				(double)(opt->duration_ns + opt->warmup_ns) / TS_NS_PER_S);
+		else
+			fprintf(out, "interrupted after %.3f s, %llu of %llu messages asked sent\n",
+				r->elapsed_s, (unsigned long long)r->counts.sent,
+				(unsigned long long)opt->count);
+	}
+}
+
 void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
 {
 	const struct ts_bench_opts *opt = r->opt;
@@ -52,6 +118,7 @@ void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
 	fprintf(out, "errors %llu, timeouts %llu, lost %llu\n",
 		(unsigned long long)r->counts.errors, (unsigned long long)r->counts.timeouts,
 		(unsigned long long)r->counts.lost);
+	print_faults(out, r);
 	print_spectrum(out, "latency", r->hist);
 	if (r->hist_unc) {
 		print_spectrum(out, "uncorrected", r->hist_unc);
@@ -141,8 +208,24 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 	ts_json_num(&j, "messages_per_s", mps, 3);
 	ts_json_num(&j, "bytes_per_s", mps * (double)opt->size, 3);
 	ts_json_u64(&j, "errors", r->counts.errors);
+	ts_json_open(&j, "error_kinds", '{');
+	for (int k = 0; k < TS_BERR_KINDS; k++)
+		ts_json_u64(&j, ts_bench_err_names[k], r->counts.error_kinds[k]);
+	ts_json_close(&j, '}');
 	ts_json_u64(&j, "timeouts", r->counts.timeouts);
 	ts_json_u64(&j, "lost", r->counts.lost);
+	ts_json_u64(&j, "connections_opened", r->connections_opened);
+	ts_json_u64(&j, "ended_early", r->counts.ended_early);
+	if (r->server_gone)
+		ts_json_num(&j, "server_gone_s", r->server_gone_s, 6);
+	else
+		ts_json_null(&j, "server_gone_s");
+	ts_json_bool(&j, "interrupted", r->interrupted);
+	ts_json_num(&j, "elapsed_s", r->elapsed_s, 6);
+	if (ts_bench_fault(r))
+		ts_json_str(&j, "fault", ts_bench_fault(r));
+	else
+		ts_json_null(&j, "fault");
 	json_spectrum(&j, "latency_ms", ts_hist_count(r->hist) ? r->hist : NULL);
 	json_spectrum(&j, "uncorrected_ms",
 		      r->hist_unc && ts_hist_count(r->hist_unc) ? r->hist_unc : NULL);
@@ -163,18 +246,15 @@ static uint64_t count_upto(const struct ts_hist *h, int64_t v)
 	return n;
 }
 
-int ts_bench_write_hgrm(const char *path, const struct ts_hist *h)
+int ts_bench_write_hgrm(FILE *f, const struct ts_hist *h)
 {
 	/* HdrHistogram's percentile iteration: the step halves with each
 	 * halving of the distance to 100%, five steps per half. */
 	const double ticks_per_half = 5.0;
 	uint64_t total = ts_hist_count(h);
-	FILE *f = fopen(path, "w");
 	double p = 0.0;
 	int rc = 0;
 
-	if (!f)
-		return -errno;
 	fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
 		"1/(1-Percentile)");
 	while (total > 0) {
@@ -278,11 +358,37 @@ static void html_rows(struct ts_html_rows *rs, const struct ts_bench_result *r)
 		rows_spectrum(rs, "Uncorrected latency", r->hist_unc);
 }
 
+/* The page's status line: how the run went when not as asked. */
+static const char *html_status(const struct ts_bench_result *r, char *buf, size_t cap)
+{
+	const struct ts_bench_opts *opt = r->opt;
+	const char *fault = ts_bench_fault(r);
+
+	if (!fault)
+		return NULL;
+	if (r->interrupted && opt->duration_ns)
+		snprintf(buf, cap, "Interrupted after %.3f s of %.3f s asked.", r->elapsed_s,
+			 (double)(opt->duration_ns + opt->warmup_ns) / TS_NS_PER_S);
+	else if (r->server_gone)
+		snprintf(buf, cap,
+			 "The server went away %.3f s into the run, ending all %llu connections; "
+			 "the rate is over the time it was there.",
+			 r->server_gone_s, (unsigned long long)r->counts.ended_early);
+	else if (r->connections_opened < opt->connections && !opt->allow_fewer)
+		snprintf(buf, cap, "Only %llu of %llu connections came up (%s).",
+			 (unsigned long long)r->connections_opened,
+			 (unsigned long long)opt->connections,
+			 r->connect_error ? r->connect_error : "see the errors");
+	else
+		snprintf(buf, cap, "The run did not go as asked: %s.", fault);
+	return buf;
+}
+
 int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, char **argv)
 {
 	struct ts_html_report h;
 	struct ts_html_rows *rs = calloc(1, sizeof *rs);
-	char title[200];
+	char title[200], status[256];
 	int rc;
 
 	snprintf(title, sizeof title, "tsecho bench %s (%s, %s loop)", r->target,
@@ -301,6 +407,7 @@ int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, ch
 		h.hist_label = "latency";
 		h.hist_alt = r->hist_unc;
 		h.hist_alt_label = "uncorrected";
+		h.status = html_status(r, status, sizeof status);
 		if (r->hist_unc)
 			h.note = "Open loop: latency is measured from when each message was due, "
 				 "so a stall shows in the tail (coordinated omission); the "

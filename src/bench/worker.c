@@ -63,6 +63,7 @@ struct bconn {
 	uint32_t outstanding;
 	uint32_t hdr_got;   /* bytes of the current reply's header read */
 	uint32_t body_left; /* bytes of it still to skip */
+	uint64_t cur_seq;   /* the current reply's, once its header is in */
 	uint8_t hdr[TS_PROTO_HDR_LEN];
 	uint8_t *pending; /* the rest of a message the socket did not take */
 	uint32_t pending_len;
@@ -96,14 +97,28 @@ static int64_t due_of(const struct wstate *ws, const struct bconn *c, uint64_t k
 	return ts_pacer_stream_due(&ws->pacer, c->index, k);
 }
 
-static void conn_kill(struct bconn *c, int counted)
+const char *const ts_bench_err_names[TS_BERR_KINDS] = {
+	"connect", "closed",      "reset",     "unreachable",
+	"too_big", "error_frame", "bad_reply", "resource",
+};
+
+/* Not an error: the run is over. */
+#define NOT_COUNTED (-1)
+
+/* Ends connection c; kind is why (an enum ts_bench_err), or NOT_COUNTED. */
+static void conn_kill(struct bconn *c, int kind)
 {
 	struct ts_bench_worker *w = c->ws->w;
 
 	if (c->state == BC_DEAD)
 		return;
-	if (counted) {
+	if (c->state == BC_READY)
+		w->alive--;
+	if (kind != NOT_COUNTED) {
 		w->counts.errors++;
+		w->counts.error_kinds[kind]++;
+		if (c->state == BC_READY && TS_BERR_SERVER_GONE(kind))
+			w->counts.ended_early++;
 		pthread_mutex_lock(&w->lock);
 		w->interval_errors++;
 		pthread_mutex_unlock(&w->lock);
@@ -121,7 +136,7 @@ static void conn_watch(struct bconn *c)
 	int events = TS_EV_READ | (c->want_write ? TS_EV_WRITE : 0);
 
 	if (c->state == BC_READY && ts_evloop_set(c->ws->loop, c->fd, events) != 0)
-		conn_kill(c, 1);
+		conn_kill(c, TS_BERR_RESOURCE);
 }
 
 static int may_send(struct wstate *ws)
@@ -169,13 +184,14 @@ static void conn_send(struct bconn *c, int64_t now_mono_ns)
 			}
 			if (errno == EINTR)
 				continue;
-			conn_kill(c, 1);
+			conn_kill(c, ws->opt->udp && errno == ECONNREFUSED ? TS_BERR_UNREACHABLE
+									   : TS_BERR_RESET);
 			return;
 		}
 		if ((size_t)n < size) {
 			c->pending = malloc(size - (size_t)n);
 			if (!c->pending) {
-				conn_kill(c, 1);
+				conn_kill(c, TS_BERR_RESOURCE);
 				return;
 			}
 			memcpy(c->pending, ws->msg + n, size - (size_t)n);
@@ -202,7 +218,7 @@ static void conn_flush_pending(struct bconn *c, int64_t now_mono_ns)
 
 	if (n < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			conn_kill(c, 1);
+			conn_kill(c, TS_BERR_RESET);
 		return;
 	}
 	c->pending_off += (uint32_t)n;
@@ -228,6 +244,7 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
 		return; /* not outstanding: a duplicate, or given up on */
 	s->seq = NO_SEQ;
 	c->outstanding--;
+	w->last_reply_mono_ns = now_mono_ns;
 	latency_ns = now_mono_ns - s->due_mono_ns;
 	if (s->due_mono_ns >= ws->record_from_mono_ns) {
 		if (latency_ns > ws->opt->timeout_ns) {
@@ -246,8 +263,9 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
 	conn_send(c, now_mono_ns);
 }
 
-/* The header of a reply is in c->hdr: its sequence number, or -1 when the
- * server answered with an error or garbage. */
+/* The header of a reply is in c->hdr: 0 and its sequence number, or the
+ * kind of error (an enum ts_bench_err) when the server answered with an
+ * error frame or something else than a reply. */
 static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
 {
 	struct ts_proto_hdr h;
@@ -260,13 +278,16 @@ static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
 		struct ts_stamp_reflector r;
 		/* UDP only: hdr is the whole datagram of opt->size octets. */
 		if (ts_stamp_reflector_decode(hdr, ws->opt->size, &r) != TS_DECODE_OK)
-			return -1;
+			return TS_BERR_BAD_REPLY;
 		*seq = r.sender_seq;
 		return 0;
 	}
-	if (ts_proto_decode_hdr(hdr, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK ||
-	    h.type != TS_MSG_REPLY || h.frame_len != ws->opt->size)
-		return -1;
+	if (ts_proto_decode_hdr(hdr, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK)
+		return TS_BERR_BAD_REPLY;
+	if (h.type == TS_MSG_ERROR)
+		return h.status == TS_STATUS_TOO_BIG ? TS_BERR_TOO_BIG : TS_BERR_ERROR_FRAME;
+	if (h.type != TS_MSG_REPLY || h.frame_len != ws->opt->size)
+		return TS_BERR_BAD_REPLY;
 	*seq = h.seq;
 	return 0;
 }
@@ -281,12 +302,20 @@ static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t
 			size_t k = ws->hdr_need - c->hdr_got;
 			if (k > len)
 				k = len;
+			int kind;
 			memcpy(c->hdr + c->hdr_got, buf, k);
 			c->hdr_got += (uint32_t)k;
 			buf += k;
 			len -= k;
 			if (c->hdr_got < ws->hdr_need)
 				return;
+			/* Judged on its header: an error frame is shorter than
+			 * a reply, and what follows it is the end. */
+			kind = reply_seq(ws, c->hdr, &c->cur_seq);
+			if (kind != 0) {
+				conn_kill(c, kind);
+				return;
+			}
 			c->body_left = (uint32_t)(ws->opt->size - ws->hdr_need);
 		}
 		if (c->body_left > 0) {
@@ -297,15 +326,8 @@ static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t
 			if (c->body_left > 0)
 				return;
 		}
-		{
-			uint64_t seq;
-			c->hdr_got = 0;
-			if (reply_seq(ws, c->hdr, &seq) != 0) {
-				conn_kill(c, 1);
-				return;
-			}
-			take_reply(c, seq, now_mono_ns);
-		}
+		c->hdr_got = 0;
+		take_reply(c, c->cur_seq, now_mono_ns);
 	}
 }
 
@@ -321,15 +343,16 @@ static void conn_read(struct bconn *c)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 				return;
-			/* UDP: an ICMP error for an earlier datagram, which
-			 * is lost; TCP: the connection is gone. */
-			if (ws->opt->udp)
+			/* UDP: an ICMP error for an earlier datagram.  Port
+			 * unreachable means nobody listens: the server is
+			 * gone for this connection.  TCP: the connection is. */
+			if (ws->opt->udp && errno != ECONNREFUSED)
 				continue;
-			conn_kill(c, 1);
+			conn_kill(c, ws->opt->udp ? TS_BERR_UNREACHABLE : TS_BERR_RESET);
 			return;
 		}
 		if (n == 0 && !ws->opt->udp) {
-			conn_kill(c, 1);
+			conn_kill(c, TS_BERR_CLOSED);
 			return;
 		}
 		if (!ws->opt->udp) {
@@ -350,11 +373,12 @@ static void conn_connected(struct bconn *c)
 		if (!c->ws->w->error[0])
 			snprintf(c->ws->w->error, sizeof c->ws->w->error, "%s",
 				 strerror(err ? err : errno));
-		conn_kill(c, 1);
+		conn_kill(c, TS_BERR_CONNECT);
 		return;
 	}
 	c->state = BC_READY;
 	c->ws->w->connected++;
+	c->ws->w->alive++;
 	conn_watch(c);
 }
 
@@ -421,7 +445,11 @@ static void connect_all(struct wstate *ws)
 	for (uint64_t j = 0; j < w->n_conns; j++) {
 		int rc = conn_open(ws, &ws->conns[j]);
 		if (rc != 0) {
+			enum ts_bench_err kind = rc == -EMFILE || rc == -ENFILE || rc == -ENOMEM
+						     ? TS_BERR_RESOURCE
+						     : TS_BERR_CONNECT;
 			w->counts.errors++;
+			w->counts.error_kinds[kind]++;
 			if (!w->error[0])
 				snprintf(w->error, sizeof w->error, "%s", strerror(-rc));
 		}
@@ -441,7 +469,7 @@ static void connect_all(struct wstate *ws)
 		if (ws->conns[j].state == BC_CONNECTING) {
 			if (!w->error[0])
 				snprintf(w->error, sizeof w->error, "connection timed out");
-			conn_kill(&ws->conns[j], 1);
+			conn_kill(&ws->conns[j], TS_BERR_CONNECT);
 		}
 	}
 }
@@ -477,13 +505,23 @@ static uint64_t outstanding(const struct wstate *ws)
 	return n;
 }
 
-/* Open loop: hands every message that has come due to its connection. */
+/* Open loop: hands every message that has come due to its connection.
+ * A connection sends all of its own that are due when it is woken, so a
+ * backlog of more than one per connection (a rate above what they can
+ * carry, or a late wake-up) needs each woken once, not once a message:
+ * the work is bounded by the connections, whatever the rate, and the
+ * loop goes back to reading replies.  What could not go stays due, and
+ * its latency counts from when it was. */
 static int64_t pace(struct wstate *ws, int64_t now_mono_ns)
 {
 	uint64_t n = ws->w->n_conns;
 	uint64_t due_by = ts_pacer_due_by(&ws->pacer, now_mono_ns);
 
-	/* Every message due by now, a late wake-up's backlog included. */
+	if (due_by - ws->next_due > n && may_send(ws)) {
+		for (uint64_t j = 0; j < n && may_send(ws); j++)
+			conn_send(&ws->conns[j], now_mono_ns);
+		ws->next_due = due_by;
+	}
 	for (; ws->next_due < due_by && may_send(ws); ws->next_due++)
 		conn_send(&ws->conns[ws->next_due % n], now_mono_ns);
 	return ts_pacer_due(&ws->pacer, ws->next_due);
@@ -546,6 +584,8 @@ static void run_loop(struct wstate *ws)
 		}
 		if (!may_send(ws) && outstanding(ws) == 0)
 			break;
+		if (ws->w->alive == 0)
+			break; /* every connection has ended: nothing more can come */
 		if (!ws->sending && now_mono_ns >= ws->send_until_mono_ns + opt->timeout_ns)
 			break;
 		if (now_mono_ns >= next_scan_mono_ns) {
@@ -637,7 +677,7 @@ static void teardown(struct wstate *ws)
 {
 	if (ws->conns) {
 		for (uint64_t j = 0; j < ws->w->n_conns; j++) {
-			conn_kill(&ws->conns[j], 0);
+			conn_kill(&ws->conns[j], NOT_COUNTED);
 			free(ws->conns[j].ring);
 		}
 	}
@@ -656,10 +696,15 @@ void *ts_bench_worker_main(void *arg)
 	struct wstate ws;
 	int ok = setup(&ws, w) == 0;
 
-	if (!ok)
-		snprintf(w->error, sizeof w->error, "out of memory");
-	else
+	if (!ok) {
+		/* No event loop or no memory (EMFILE, ENOMEM): none of its
+		 * connections can come up, and each counts as such. */
+		snprintf(w->error, sizeof w->error, "%s", strerror(errno ? errno : ENOMEM));
+		w->counts.errors += w->n_conns;
+		w->counts.error_kinds[TS_BERR_RESOURCE] += w->n_conns;
+	} else {
 		connect_all(&ws);
+	}
 	pthread_barrier_wait(&run->ready);
 	/* The main thread sets the start time between the two barriers. */
 	pthread_barrier_wait(&run->go);

@@ -657,16 +657,18 @@ class Result:
                    self.out[-3000:], self.err[-1000:]))
 
 
-def run_tsecho(*args, input=None, timeout=10, env=None):
+def run_tsecho(*args, input=None, timeout=10, env=None, preexec_fn=None):
     """Runs `tsecho ARGS` to completion (stdin: the bytes input, or
-    /dev/null) and returns a Result; AssertionError when it is still running
-    after timeout seconds (it is killed)."""
+    /dev/null; preexec_fn runs in the child first, to set limits) and
+    returns a Result; AssertionError when it is still running after timeout
+    seconds (it is killed)."""
     argv = [require_binary()] + list(args)
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, input=input,
                            stdin=subprocess.DEVNULL if input is None else None,
-                           capture_output=True, timeout=timeout, env=env)
+                           capture_output=True, timeout=timeout, env=env,
+                           preexec_fn=preexec_fn)
     except subprocess.TimeoutExpired as e:
         raise AssertionError("tsecho %s did not exit within %s s (stdout %r, "
                              "stderr %r)" % (" ".join(args), timeout,

@@ -29,8 +29,12 @@ HIST_KEYS = {"unit", "sub_bucket_bits", "counts", "min_ns", "max_ns", "sum_ns",
 JSON_KEYS = {"schema", "tsecho_version", "kind", "target", "transport", "mode",
              "loop", "connections", "threads", "size", "rate_target",
              "rate_met", "duration_s", "messages", "bytes", "messages_per_s",
-             "bytes_per_s", "errors", "timeouts", "lost", "latency_ms",
-             "uncorrected_ms", "histogram", "uncorrected_histogram"}
+             "bytes_per_s", "errors", "error_kinds", "timeouts", "lost",
+             "connections_opened", "ended_early", "server_gone_s", "interrupted",
+             "elapsed_s", "fault", "latency_ms", "uncorrected_ms", "histogram",
+             "uncorrected_histogram"}
+ERROR_KINDS = {"connect", "closed", "reset", "unreachable", "too_big",
+               "error_frame", "bad_reply", "resource"}
 ROUND_MS = 0.002            # figures may be rounded to 0.001 ms
 
 # The text result (docs/bench.md, "Result (text)").
@@ -467,11 +471,12 @@ def test_bench_rate_not_met():
     with Server("-q") as srv:
         args = ["--rate", "100000000", "-c", "1", "-t", "1s", target(srv.tcp_port)]
         r = bench(*args, "-q")
-        assert r.code == 0, r.describe()
+        # A rate not met is a fault: exit 3 (docs/bench.md).
+        assert r.code == 3, r.describe()
         assert "target rate not met" in r.out, \
             "10^8 msg/s on one connection: %s" % r.describe()
         r = bench(*args, "--json")
-        doc = bench_json(r, "--rate 1e8 --json")
+        doc = bench_json(r, "--rate 1e8 --json", code=3)
         check_bench_json(doc, "--rate 1e8 --json", "open", connections=1)
         assert doc["rate_met"] is False, "rate_met %r at %r msg/s" % (
             doc["rate_met"], doc["messages_per_s"])
@@ -840,3 +845,135 @@ def test_bench_progress_lines():
             assert code == 0, "exit %r; stderr %r" % (code, err)
             assert not [l for _, l in err if "progress" in l], \
                 "progress lines with %s: %r" % (quiet[0], err)
+
+
+# ------------------------------------------------------------ faults
+
+def test_bench_server_killed_mid_run():
+    """The server SIGKILLed a second in: bench stops, says the server went
+    away and when, counts the rate over the time it was there, and exits
+    3, over TCP and UDP."""
+    for extra in ((), ("--udp",)):
+        what = "bench %s, server killed" % " ".join(extra)
+        # Not a `with`: a server killed does not exit 0, as a stopped one must.
+        srv = Server("--udp-rate", "0", "--udp-budget", "0")
+        try:
+            proc = Process([require_binary(), "bench", "-t", "5s", "-c", "4", "-q",
+                            "--json", *extra, target(srv.tcp_port)])
+            time.sleep(1.0)
+            os.kill(srv.pid, signal.SIGKILL)
+            code = proc.wait_exit(15)
+        finally:
+            srv.stop()
+        assert code == 3, "%s: exit %r; %s" % (what, code, proc.describe())
+        doc = parse_json("\n".join(proc.lines()), what)
+        assert doc["server_gone_s"] is not None and 0.5 < doc["server_gone_s"] < 2.5, \
+            (what, doc["server_gone_s"])
+        assert doc["ended_early"] == 4 and doc["fault"] == "the server went away", (what, doc)
+        assert doc["duration_s"] < 2.5, (what, doc["duration_s"])
+        close_to(doc["messages_per_s"], doc["messages"] / doc["duration_s"], 0.01, what)
+        kinds = doc["error_kinds"]
+        assert set(kinds) == ERROR_KINDS and sum(kinds.values()) == doc["errors"], kinds
+        gone = kinds["unreachable"] if extra else kinds["reset"] + kinds["closed"]
+        assert gone == 4, (what, kinds)
+
+
+def test_bench_fewer_connections_than_asked():
+    """Out of descriptors: bench says how many came up and why, and exits
+    3 unless --allow-fewer."""
+    with Server() as srv:
+        def limited():
+            import resource
+            resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        for extra, want in (((), 3), (("--allow-fewer",), 0)):
+            r = run_tsecho("bench", "-t", "0.5s", "-c", "200", "-q", *extra,
+                           target(srv.tcp_port), preexec_fn=limited, timeout=20)
+            assert r.code == want, r.describe()
+            m = re.search(r"^connections: (\d+) of 200 came up \(Too many open files\)",
+                          r.out, re.M)
+            assert m and 0 < int(m.group(1)) < 200, r.describe()
+            assert "errors by kind: out of resources %d" % (200 - int(m.group(1))) \
+                in r.out, r.describe()
+
+
+def test_bench_error_kinds_say_why():
+    """-s 1m against a server with --max-message 64k: every error is the
+    server's error frame, and the result says so."""
+    with Server() as srv:
+        r = bench("-n", "4", "-c", "2", "-s", "1m", "-q", target(srv.tcp_port))
+        assert r.code == 1, r.describe()
+        assert "errors by kind: error frame: frame too big 2" in r.out, r.describe()
+        r = bench("-n", "4", "-c", "2", "-s", "1m", "-q", "--json", target(srv.tcp_port))
+        doc = bench_json(r, "-s 1m --json", code=1)
+        assert doc["error_kinds"]["too_big"] == 2 and doc["errors"] == 2, doc["error_kinds"]
+
+
+def test_bench_rate_above_what_connections_carry():
+    """--rate 1e9 (the documented maximum): the load generator keeps
+    reading replies, the run ends on time with thousands of messages a
+    second, says the rate was not met and what it achieved, and exits 3."""
+    with Server() as srv:
+        r = bench("--rate", "1e9", "-t", "2s", "-c", "4", "-q", "--json",
+                  target(srv.tcp_port), timeout=30)
+        doc = bench_json(r, "--rate 1e9", code=3)
+        assert doc["rate_met"] is False and doc["fault"] == "target rate not met", doc
+        assert doc["messages_per_s"] > 1000, doc["messages_per_s"]
+        assert doc["timeouts"] <= 4, doc["timeouts"]  # at most one a connection, at the end
+        assert r.elapsed < 6, r.describe()
+        r = bench("--rate", "1e9", "-t", "1s", "-c", "4", "-q", target(srv.tcp_port))
+        assert r.code == 3 and "target rate not met" in r.out, r.describe()
+        assert re.search(r"sent %s msg/s" % N, r.out), r.out
+
+
+def test_bench_interrupted_says_so():
+    """Ctrl+C: text, JSON and the HTML page say the run was interrupted,
+    after how long, of how long asked."""
+    with Server() as srv, TempDir() as tmp:
+        page = tmp.file("int.html")
+        for fmt in ((), ("--json",)):
+            proc = Process([require_binary(), "bench", "-t", "10s", "-c", "2", "-q",
+                            "--report", page, *fmt, target(srv.tcp_port)])
+            time.sleep(1.0)
+            os.kill(proc.proc.pid, signal.SIGINT)
+            code = proc.wait_exit(10)
+            out = "\n".join(proc.lines())
+            assert code == 0, proc.describe()
+            if fmt:
+                doc = parse_json(out, "interrupted --json")
+                assert doc["interrupted"] is True and 0.5 < doc["elapsed_s"] < 5, doc
+                assert doc["fault"] == "interrupted", doc
+            else:
+                assert re.search(r"^interrupted after %s s of 10\.000 s asked$" % N,
+                                 out, re.M), out
+            with open(page, encoding="utf-8") as f:
+                assert "Interrupted after" in f.read(), "the page does not say so"
+
+
+def test_bench_hgrm_unwritable_found_first():
+    """--hgrm to a path that cannot be written fails before the run, as
+    --report does."""
+    with Server() as srv:
+        r = bench("-t", "5s", "--hgrm", "/nonexistent/dir/x.hgrm", target(srv.tcp_port))
+        assert r.code == 2 and r.elapsed < 2, r.describe()
+        assert "cannot write /nonexistent/dir/x.hgrm" in r.err, r.describe()
+
+
+def test_merge_refuses_different_kinds_of_run():
+    """An open-loop and a closed-loop result (or other sizes) do not add
+    up: merge names the field that differs and exits 2."""
+    with Server() as srv, TempDir() as tmp:
+        runs = {"closed": (), "open": ("--rate", "500"), "big": ("-s", "128")}
+        paths = {}
+        for name, extra in runs.items():
+            r = bench("-t", "0.3s", "-c", "2", "-q", "--json", *extra, target(srv.tcp_port))
+            assert r.code == 0, r.describe()
+            paths[name] = tmp.file(name + ".json")
+            with open(paths[name], "w") as f:
+                f.write(r.out)
+        for other, field in (("open", "loop"), ("big", "size")):
+            r = merge(paths["closed"], paths[other])
+            assert r.code == 2, r.describe()
+            assert "not the same kind of run" in r.err and "%s is" % field in r.err, \
+                r.describe()
+        r = merge(paths["closed"], paths["closed"])
+        assert r.code == 0, r.describe()
