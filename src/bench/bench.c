@@ -17,6 +17,7 @@
 
 #include "../client/builtin.h"
 #include "../client/commands.h"
+#include "../client/hello.h"
 #include "../client/report.h"
 #include "../client/target.h"
 #include <tsecho/clock.h>
@@ -49,6 +50,8 @@ static const char usage[] =
     "      --tcp, --udp      transport (default tcp)\n"
     "  -4, -6                IPv4 or IPv6 only\n"
     "      --echo            against an RFC 862 echo service\n"
+    "      --text            the tutorial's text protocol, a line a message (TCP;\n"
+    "                        chosen by itself against a server that speaks only it)\n"
     "      --stamp           STAMP packets to a STAMP reflector (UDP, port 862)\n"
     "  -q, --quiet           no progress, only the result\n"
     "      --json            the result as JSON, histogram included\n"
@@ -72,6 +75,7 @@ enum {
 	OPT_JSON,
 	OPT_HGRM,
 	OPT_ALLOW_FEWER,
+	OPT_TEXT,
 	OPT_STAMP,
 	OPT_REPORT,
 };
@@ -93,6 +97,7 @@ static const struct option options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "hgrm", required_argument, NULL, OPT_HGRM },
 	{ "allow-fewer", no_argument, NULL, OPT_ALLOW_FEWER },
+	{ "text", no_argument, NULL, OPT_TEXT },
 	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "help", no_argument, NULL, 'h' },
@@ -188,6 +193,9 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 	case OPT_ALLOW_FEWER:
 		opt->allow_fewer = 1;
 		return -1;
+	case OPT_TEXT:
+		opt->text = 1;
+		return -1;
 	case OPT_HGRM:
 		opt->hgrm_path = arg;
 		return -1;
@@ -235,6 +243,10 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 	}
 	if (opt->count)
 		opt->duration_ns = 0;
+	if (opt->text && (opt->udp || opt->echo || opt->stamp)) {
+		fprintf(stderr, "tsecho bench: --text is TCP, and not with --echo or --stamp\n");
+		return 2;
+	}
 	if (opt->stamp && opt->tcp_given) {
 		fprintf(stderr, "tsecho bench: --stamp is UDP only (RFC 8762): not with --tcp\n");
 		return 2;
@@ -253,7 +265,11 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 			TS_STAMP_BASE_LEN);
 		return 2;
 	}
-	if (!opt->echo && !opt->stamp && opt->size < TS_PROTO_HDR_LEN) {
+	if (opt->text && opt->size < 32) {
+		fprintf(stderr, "tsecho bench: --text messages are at least 32 bytes (-s)\n");
+		return 2;
+	}
+	if (!opt->echo && !opt->stamp && !opt->text && opt->size < TS_PROTO_HDR_LEN) {
 		fprintf(stderr, "tsecho bench: a message is at least %u bytes (-s)\n",
 			TS_PROTO_HDR_LEN);
 		return 2;
@@ -530,6 +546,47 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 	return rc;
 }
 
+/* Against a server given by name over TCP with tsecho's probes: asks, as
+ * ping does, what it speaks, and takes the text protocol when that is all
+ * it speaks (the tutorial's Python server, a line-based echo).  Returns -1
+ * to go on, or 2. */
+static int choose_protocol(struct ts_target *t, struct ts_bench_opts *opt)
+{
+	char buf[160], why[160];
+	int fd, sys_errno = 0;
+	enum ts_target_err err;
+	enum ts_hello_result hello;
+
+	if (opt->udp || opt->echo || opt->stamp || opt->text)
+		return -1;
+	err = ts_target_connect(t, opt->timeout_ns, &fd, &sys_errno);
+	if (err != TS_TARGET_OK) {
+		fprintf(stderr, "tsecho bench: %s: %s\n", t->addr_text[0] ? t->addr_text : t->host,
+			ts_target_strerror(err, sys_errno, buf, sizeof buf));
+		return 2;
+	}
+	hello = ts_hello(fd, opt->timeout_ns, why, sizeof why);
+	close(fd);
+	if (hello == TS_HELLO_TEXT) {
+		if (opt->size < 32) {
+			fprintf(stderr,
+				"tsecho bench: %s speaks only the text protocol, whose "
+				"messages are at least 32 bytes (-s)\n",
+				t->addr_text);
+			return 2;
+		}
+		fprintf(stderr,
+			"tsecho bench: %s speaks only the text protocol: loading it "
+			"with text lines (--text)\n",
+			t->addr_text);
+		opt->text = 1;
+	} else if (hello == TS_HELLO_FAILED) {
+		fprintf(stderr, "tsecho bench: %s: %s\n", t->addr_text, why);
+		return 2;
+	}
+	return -1;
+}
+
 static int resolve(struct ts_target *t, const char *host, int family,
 		   const struct ts_bench_opts *opt, struct ts_bench_shared *run)
 {
@@ -690,6 +747,8 @@ int ts_cmd_bench(int argc, char **argv)
 		host = builtin_host;
 	}
 	rc = resolve(&t, host, family, &opt, &run);
+	if (rc < 0 && !builtin.srv)
+		rc = choose_protocol(&t, &opt);
 	if (rc < 0) {
 		r.target = t.addr_text;
 		r.opt = &opt;

@@ -28,6 +28,7 @@ struct ts_bench_opts {
 	uint16_t port; /* -p PORT; 0: from HOST[:PORT] or the default */
 	int echo;
 	int stamp; /* STAMP Session-Sender packets (RFC 8762), UDP */
+	int text;  /* the seed's text protocol: a line a message, TCP */
 	int quiet;
 	int json;
 	const char *hgrm_path;

@@ -190,7 +190,11 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 	ts_json_str(&j, "kind", "bench");
 	ts_json_str(&j, "target", r->target);
 	ts_json_str(&j, "transport", opt->udp ? "udp" : "tcp");
-	ts_json_str(&j, "mode", opt->echo ? "echo" : opt->stamp ? "stamp" : "probe");
+	ts_json_str(&j, "mode",
+		    opt->echo    ? "echo"
+		    : opt->stamp ? "stamp"
+		    : opt->text  ? "text"
+				 : "probe");
 	ts_json_str(&j, "loop", opt->rate_per_s > 0 ? "open" : "closed");
 	ts_json_u64(&j, "connections", opt->connections);
 	ts_json_u64(&j, "threads", (uint64_t)r->threads);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,6 +34,7 @@
 #include <tsecho/pacer.h>
 #include <tsecho/proto.h>
 #include <tsecho/stamp.h>
+#include <tsecho/text.h>
 #include "bench.h"
 
 enum {
@@ -64,6 +66,8 @@ struct bconn {
 	uint32_t hdr_got;   /* bytes of the current reply's header read */
 	uint32_t body_left; /* bytes of it still to skip */
 	uint64_t cur_seq;   /* the current reply's, once its header is in */
+	char *line;         /* --text: the reply line read so far */
+	uint32_t line_len;
 	uint8_t hdr[TS_PROTO_HDR_LEN];
 	uint8_t *pending; /* the rest of a message the socket did not take */
 	uint32_t pending_len;
@@ -129,6 +133,8 @@ static void conn_kill(struct bconn *c, int kind)
 	c->state = BC_DEAD;
 	free(c->pending);
 	c->pending = NULL;
+	free(c->line);
+	c->line = NULL;
 }
 
 static void conn_watch(struct bconn *c)
@@ -148,6 +154,18 @@ static int may_send(struct wstate *ws)
 	return 1;
 }
 
+/* --text: message k as a line of size bytes, "seq=K xxx...\n"; a text
+ * reflector answers "<time>:" and the line. */
+static void text_message(uint8_t *msg, size_t size, uint64_t k)
+{
+	int n = snprintf((char *)msg, size, "seq=%llu ", (unsigned long long)k);
+
+	if (n < 0 || (size_t)n >= size)
+		n = (int)size - 1;
+	memset(msg + n, 'x', size - 1 - (size_t)n);
+	msg[size - 1] = '\n';
+}
+
 /* Sends what connection c may send now; returns with want_write set when
  * its socket is full. */
 static void conn_send(struct bconn *c, int64_t now_mono_ns)
@@ -165,6 +183,8 @@ static void conn_send(struct bconn *c, int64_t now_mono_ns)
 			break;
 		if (ws->opt->echo) {
 			ts_put_be64(ws->msg, c->next_k);
+		} else if (ws->opt->text) {
+			text_message(ws->msg, size, c->next_k);
 		} else if (ws->opt->stamp) {
 			struct ts_stamp_sender st = {
 				.seq = (uint32_t)c->next_k,
@@ -292,11 +312,62 @@ static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
 	return 0;
 }
 
+/* The seq a text reply line[0..len) answers: "<time>:seq=K ...". */
+static int text_reply_seq(const char *line, size_t len, uint64_t *seq)
+{
+	const char *p = memchr(line, ':', len);
+	char *end;
+
+	if (!p || (size_t)(line + len - p) < 6 || memcmp(p + 1, "seq=", 4) != 0)
+		return TS_BERR_BAD_REPLY;
+	errno = 0;
+	*seq = strtoull(p + 5, &end, 10);
+	if (errno || end == p + 5 || *end != ' ')
+		return TS_BERR_BAD_REPLY;
+	return 0;
+}
+
+/* --text: a stream of reply lines, each at most the message plus a
+ * reply's prefix. */
+static void conn_lines(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_mono_ns)
+{
+	struct wstate *ws = c->ws;
+	size_t cap = ws->opt->size + TS_TEXT_PREFIX_MAX;
+
+	if (!c->line && !(c->line = malloc(cap))) {
+		conn_kill(c, TS_BERR_RESOURCE);
+		return;
+	}
+	for (size_t i = 0; i < len && c->state == BC_READY; i++) {
+		uint64_t seq;
+		int kind;
+
+		if (c->line_len == cap) {
+			conn_kill(c, TS_BERR_BAD_REPLY);
+			return;
+		}
+		c->line[c->line_len++] = (char)buf[i];
+		if (buf[i] != '\n')
+			continue;
+		kind = text_reply_seq(c->line, c->line_len, &seq);
+		c->line_len = 0;
+		if (kind != 0) {
+			conn_kill(c, kind);
+			return;
+		}
+		take_reply(c, seq, now_mono_ns);
+	}
+}
+
 /* Walks a stream of replies of opt->size bytes each. */
 static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_mono_ns)
 {
 	struct wstate *ws = c->ws;
 
+	if (ws->opt->text) {
+		conn_lines(c, buf, len, now_mono_ns);
+		return;
+	}
 	while (len > 0 && c->state == BC_READY) {
 		if (c->hdr_got < ws->hdr_need) {
 			size_t k = ws->hdr_need - c->hdr_got;
@@ -647,6 +718,8 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 	}
 	if (opt->echo) {
 		memset(ws->msg, 'e', opt->size);
+	} else if (opt->text) {
+		/* Each message is written as it is sent (text_message). */
 	} else if (opt->stamp) {
 		ws->stamp_ee = ts_stamp_local_ee();
 	} else {

@@ -977,3 +977,29 @@ def test_merge_refuses_different_kinds_of_run():
                 r.describe()
         r = merge(paths["closed"], paths["closed"])
         assert r.code == 0, r.describe()
+
+
+def test_bench_loads_the_seed_server_with_text():
+    """The tutorial's Python server speaks only text, and binary frames
+    killed it: bench asks what it speaks, as ping does, loads it with text
+    lines, and the server is alive and well afterwards."""
+    from harness import SeedServer
+    with SeedServer() as seed:
+        r = bench("-t", "1s", "-c", "2", "-q", "--json", target(seed.port), timeout=30)
+        doc = bench_json(r, "bench against the seed server")
+        assert doc["mode"] == "text" and doc["messages"] > 0 and doc["errors"] == 0, doc
+        assert "speaks only the text protocol" in r.err, r.describe()
+        seed.check_serves()
+
+
+def test_bench_text_against_tsecho():
+    """--text works against tsecho's server too, and is refused where it
+    cannot mean anything."""
+    with Server() as srv:
+        r = bench("--text", "-n", "200", "-c", "2", "-q", "--json", target(srv.tcp_port))
+        doc = bench_json(r, "--text")
+        assert doc["mode"] == "text" and doc["messages"] == 200, doc
+    for args, says in ((("--text", "--udp"), "--text is TCP"),
+                       (("--text", "-s", "16"), "at least 32 bytes")):
+        r = bench(*args, LO)
+        assert r.code == 2 and says in r.err, r.describe()
