@@ -917,8 +917,11 @@ def test_bench_rate_above_what_connections_carry():
                   target(srv.tcp_port), timeout=30)
         doc = bench_json(r, "--rate 1e9", code=3)
         assert doc["rate_met"] is False and doc["fault"] == "target rate not met", doc
+        # Replies keep being read: thousands a second (the old pacing fell
+        # to about 40).  Their latency counts from when each was due, so
+        # those due early and sent late may pass -W: timeouts are no
+        # measure here.
         assert doc["messages_per_s"] > 1000, doc["messages_per_s"]
-        assert doc["timeouts"] <= 4, doc["timeouts"]  # at most one a connection, at the end
         assert r.elapsed < 6, r.describe()
         r = bench("--rate", "1e9", "-t", "1s", "-c", "4", "-q", target(srv.tcp_port))
         assert r.code == 3 and "target rate not met" in r.out, r.describe()
