@@ -882,7 +882,7 @@ def test_ping_deadline_source_tos_ttl():
         r = ping("-i", "0.1", "-w", "0.5", "-q", target(srv.tcp_port))
         assert r.code == 0 and 0.4 < r.elapsed < 2.0, r.describe()
         sent = int(re.search(r"(\d+) sent", r.out).group(1))
-        assert 4 <= sent <= 7, r.out
+        assert 3 <= sent <= 7, r.out  # 5 on time; fewer when the machine is loaded
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind((LO, 0))
     # Linux's values where Python's socket module lacks the names.
