@@ -1,7 +1,10 @@
 /* A small readiness event loop, after Redis' ae: one callback per file
- * descriptor, level-triggered, with a backend (epoll or poll) chosen at build
- * time (make EVLOOP=epoll|poll).  No timers: the caller passes how long to
- * wait, computed from its own deadlines.  Never prints, never exits. */
+ * descriptor, level-triggered, over a backend chosen when the loop is made
+ * (libevent's eventops): epoll (Linux), poll, or select (the tutorial's
+ * design, kept as the baseline; it takes descriptors below FD_SETSIZE
+ * only).  configure --with-evloop sets the default.  No timers: the caller
+ * passes how long to wait, computed from its own deadlines.  Never prints,
+ * never exits. */
 #ifndef TSECHO_EVLOOP_H
 #define TSECHO_EVLOOP_H
 
@@ -23,9 +26,20 @@ struct ts_evloop;
  * any descriptor, its own included. */
 typedef void ts_ev_cb(struct ts_evloop *loop, int fd, int events, void *arg);
 
-/* A loop for descriptors 0..max_fds-1.  Returns NULL when out of memory or
- * when the backend cannot start (errno tells).  Caller owns it. */
+/* A loop for descriptors 0..max_fds-1 on the default backend.  Returns NULL
+ * when out of memory or when the backend cannot start (errno tells).
+ * Caller owns it. */
 struct ts_evloop *ts_evloop_new(int max_fds);
+
+/* The same on the backend called name ("epoll", "poll", "select"; NULL:
+ * the default); NULL with errno ENOENT when this build has no such one. */
+struct ts_evloop *ts_evloop_new_named(const char *name, int max_fds);
+
+/* Whether this build has the backend called name. */
+int ts_evloop_has(const char *name);
+
+/* The backend loop runs on. */
+const char *ts_evloop_name(const struct ts_evloop *loop);
 void ts_evloop_free(struct ts_evloop *loop);
 
 /* Watches fd for events (TS_EV_* bits, 0 allowed: registered, not
@@ -43,7 +57,7 @@ int ts_evloop_del(struct ts_evloop *loop, int fd);
  * fired.  Returns how many ran (0 on timeout or EINTR) or -errno. */
 int ts_evloop_run_once(struct ts_evloop *loop, int timeout_ms);
 
-/* "epoll" or "poll". */
+/* The default backend's name. */
 const char *ts_evloop_backend_name(void);
 
 #endif

@@ -5,15 +5,45 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "evloop_impl.h"
 
 enum { FIRED_MAX = 512 }; /* events taken from the backend per wait */
 
-struct ts_evloop *ts_evloop_new(int max_fds)
-{
-	struct ts_evloop *loop;
+/* Every backend this build has, the default (configure --with-evloop)
+ * first. */
+static const struct ts_evbackend *const backends[] = {
+#ifdef TS_EVLOOP_DEFAULT_POLL
+	&ts_evbackend_poll,
+#endif
+#ifdef HAVE_EPOLL
+	&ts_evbackend_epoll,
+#endif
+#ifndef TS_EVLOOP_DEFAULT_POLL
+	&ts_evbackend_poll,
+#endif
+	&ts_evbackend_select,
+};
 
+static const struct ts_evbackend *find_backend(const char *name)
+{
+	for (size_t i = 0; i < sizeof backends / sizeof backends[0]; i++)
+		if (!name || strcmp(backends[i]->name, name) == 0)
+			return backends[i];
+	return NULL;
+}
+
+struct ts_evloop *ts_evloop_new_named(const char *name, int max_fds)
+{
+	const struct ts_evbackend *ops = find_backend(name);
+	struct ts_evloop *loop;
+	int rc = -ENOMEM;
+
+	if (!ops) {
+		errno = ENOENT;
+		return NULL;
+	}
 	if (max_fds <= 0) {
 		errno = EINVAL;
 		return NULL;
@@ -21,26 +51,41 @@ struct ts_evloop *ts_evloop_new(int max_fds)
 	loop = calloc(1, sizeof *loop);
 	if (!loop)
 		return NULL;
+	loop->ops = ops;
 	loop->max_fds = max_fds;
 	loop->fired_cap = FIRED_MAX;
 	loop->slots = calloc((size_t)max_fds, sizeof *loop->slots);
 	loop->fired = calloc(FIRED_MAX, sizeof *loop->fired);
-	if (!loop->slots || !loop->fired || ts_evbackend_init(loop) != 0) {
-		int saved = errno;
+	if (!loop->slots || !loop->fired || (rc = ops->init(loop)) != 0) {
 		free(loop->slots);
 		free(loop->fired);
 		free(loop);
-		errno = saved;
+		errno = -rc;
 		return NULL;
 	}
 	return loop;
+}
+
+struct ts_evloop *ts_evloop_new(int max_fds)
+{
+	return ts_evloop_new_named(NULL, max_fds);
+}
+
+int ts_evloop_has(const char *name)
+{
+	return find_backend(name) != NULL;
+}
+
+const char *ts_evloop_name(const struct ts_evloop *loop)
+{
+	return loop->ops->name;
 }
 
 void ts_evloop_free(struct ts_evloop *loop)
 {
 	if (!loop)
 		return;
-	ts_evbackend_fini(loop);
+	loop->ops->fini(loop);
 	free(loop->slots);
 	free(loop->fired);
 	free(loop);
@@ -62,7 +107,7 @@ int ts_evloop_add(struct ts_evloop *loop, int fd, int events, ts_ev_cb *cb, void
 		return -EBADF;
 	if (s->cb)
 		return -EEXIST;
-	rc = ts_evbackend_change(loop, fd, 0, events);
+	rc = loop->ops->change(loop, fd, 0, events);
 	if (rc != 0)
 		return rc;
 	s->cb = cb;
@@ -81,7 +126,7 @@ int ts_evloop_set(struct ts_evloop *loop, int fd, int events)
 		return -EBADF;
 	if (s->events == events)
 		return 0;
-	rc = ts_evbackend_change(loop, fd, s->events, events);
+	rc = loop->ops->change(loop, fd, s->events, events);
 	if (rc != 0)
 		return rc;
 	s->events = events;
@@ -95,7 +140,7 @@ int ts_evloop_del(struct ts_evloop *loop, int fd)
 
 	if (!s || !s->cb)
 		return -EBADF;
-	rc = ts_evbackend_change(loop, fd, s->events, 0);
+	rc = loop->ops->change(loop, fd, s->events, 0);
 	s->cb = NULL;
 	s->arg = NULL;
 	s->events = 0;
@@ -104,7 +149,7 @@ int ts_evloop_del(struct ts_evloop *loop, int fd)
 
 int ts_evloop_run_once(struct ts_evloop *loop, int timeout_ms)
 {
-	int n = ts_evbackend_wait(loop, timeout_ms);
+	int n = loop->ops->wait(loop, timeout_ms);
 
 	if (n == -EINTR)
 		return 0;
@@ -133,5 +178,5 @@ int ts_evloop_run_once(struct ts_evloop *loop, int timeout_ms)
 
 const char *ts_evloop_backend_name(void)
 {
-	return ts_evbackend_name;
+	return backends[0]->name;
 }

@@ -8,14 +8,12 @@
 
 #include "evloop_impl.h"
 
-const char ts_evbackend_name[] = "epoll";
-
 struct epoll_backend {
 	int epfd;
 	struct epoll_event *events; /* fired_cap entries */
 };
 
-int ts_evbackend_init(struct ts_evloop *loop)
+static int backend_init(struct ts_evloop *loop)
 {
 	struct epoll_backend *b = calloc(1, sizeof *b);
 
@@ -36,7 +34,7 @@ int ts_evbackend_init(struct ts_evloop *loop)
 	return 0;
 }
 
-void ts_evbackend_fini(struct ts_evloop *loop)
+static void backend_fini(struct ts_evloop *loop)
 {
 	struct epoll_backend *b = loop->backend;
 
@@ -48,7 +46,7 @@ void ts_evbackend_fini(struct ts_evloop *loop)
 	loop->backend = NULL;
 }
 
-int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_events)
+static int backend_change(struct ts_evloop *loop, int fd, int old_events, int new_events)
 {
 	struct epoll_backend *b = loop->backend;
 	struct epoll_event ev = { 0 };
@@ -69,7 +67,7 @@ int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_
 	return 0;
 }
 
-int ts_evbackend_wait(struct ts_evloop *loop, int timeout_ms)
+static int backend_wait(struct ts_evloop *loop, int timeout_ms)
 {
 	struct epoll_backend *b = loop->backend;
 	int n = epoll_wait(b->epfd, b->events, loop->fired_cap, timeout_ms);
@@ -93,3 +91,11 @@ int ts_evbackend_wait(struct ts_evloop *loop, int timeout_ms)
 	}
 	return n;
 }
+
+const struct ts_evbackend ts_evbackend_epoll = {
+	.name = "epoll",
+	.init = backend_init,
+	.fini = backend_fini,
+	.change = backend_change,
+	.wait = backend_wait,
+};

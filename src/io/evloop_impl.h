@@ -19,21 +19,29 @@ struct ts_ev_fired {
 	uint32_t gen;
 };
 
+/* A backend, chosen when the loop is made (libevent's eventops). */
+struct ts_evbackend {
+	const char *name;
+	/* 0 or -errno; sets loop->backend. */
+	int (*init)(struct ts_evloop *loop);
+	void (*fini)(struct ts_evloop *loop);
+	/* old and new are TS_EV_* sets; either may be 0.  0 or -errno. */
+	int (*change)(struct ts_evloop *loop, int fd, int old_events, int new_events);
+	/* Fills loop->fired (at most fired_cap); the count or -errno. */
+	int (*wait)(struct ts_evloop *loop, int timeout_ms);
+};
+
+extern const struct ts_evbackend ts_evbackend_epoll; /* where HAVE_EPOLL */
+extern const struct ts_evbackend ts_evbackend_poll;
+extern const struct ts_evbackend ts_evbackend_select;
+
 struct ts_evloop {
+	const struct ts_evbackend *ops;
 	int max_fds;
 	struct ts_ev_slot *slots; /* max_fds entries, indexed by fd */
 	struct ts_ev_fired *fired;
 	int fired_cap;
 	void *backend;
 };
-
-/* Each backend: 0 or -errno. */
-int ts_evbackend_init(struct ts_evloop *loop);
-void ts_evbackend_fini(struct ts_evloop *loop);
-/* old and new are TS_EV_* sets; either may be 0. */
-int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_events);
-/* Fills loop->fired (at most fired_cap); returns the count or -errno. */
-int ts_evbackend_wait(struct ts_evloop *loop, int timeout_ms);
-extern const char ts_evbackend_name[];
 
 #endif

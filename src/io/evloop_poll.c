@@ -8,8 +8,6 @@
 
 #include "evloop_impl.h"
 
-const char ts_evbackend_name[] = "poll";
-
 struct poll_backend {
 	struct pollfd *pfds; /* n used, max_fds room */
 	int *index;          /* fd -> position in pfds, -1 when absent */
@@ -18,7 +16,7 @@ struct poll_backend {
 		    * more than fired_cap are ready */
 };
 
-int ts_evbackend_init(struct ts_evloop *loop)
+static int backend_init(struct ts_evloop *loop)
 {
 	struct poll_backend *b = calloc(1, sizeof *b);
 
@@ -39,7 +37,7 @@ int ts_evbackend_init(struct ts_evloop *loop)
 	return 0;
 }
 
-void ts_evbackend_fini(struct ts_evloop *loop)
+static void backend_fini(struct ts_evloop *loop)
 {
 	struct poll_backend *b = loop->backend;
 
@@ -62,7 +60,7 @@ static short poll_events(int events)
 	return e;
 }
 
-int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_events)
+static int backend_change(struct ts_evloop *loop, int fd, int old_events, int new_events)
 {
 	struct poll_backend *b = loop->backend;
 	int at = b->index[fd];
@@ -88,7 +86,7 @@ int ts_evbackend_change(struct ts_evloop *loop, int fd, int old_events, int new_
 	return 0;
 }
 
-int ts_evbackend_wait(struct ts_evloop *loop, int timeout_ms)
+static int backend_wait(struct ts_evloop *loop, int timeout_ms)
 {
 	struct poll_backend *b = loop->backend;
 	int n = poll(b->pfds, (nfds_t)b->n, timeout_ms);
@@ -120,3 +118,11 @@ int ts_evbackend_wait(struct ts_evloop *loop, int timeout_ms)
 	}
 	return out;
 }
+
+const struct ts_evbackend ts_evbackend_poll = {
+	.name = "poll",
+	.init = backend_init,
+	.fini = backend_fini,
+	.change = backend_change,
+	.wait = backend_wait,
+};

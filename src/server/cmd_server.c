@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <tsecho/clock.h>
+#include <tsecho/evloop.h>
 #include <tsecho/net.h>
 #include <tsecho/parse.h>
 #include <tsecho/sig.h>
@@ -45,7 +46,7 @@ static const char usage[] =
     "                           and echo ports (default 10000; 0: no limit)\n"
     "      --udp-budget N       UDP replies a second in all, every port and source\n"
     "                           (default 100000; 0: no limit)\n"
-    "  -q, --quiet              log only the listening lines and the summary\n"
+    "  -q, --quiet              log only the engine and listening lines and the summary\n"
     "      --log-format FMT     text (default) or json\n"
     "      --stamp[=PORT]       also a STAMP reflector, RFC 8762 (UDP, default 862)\n"
     "      --stamp-stateful     per-session sequence numbers (forward/backward loss)\n"
@@ -53,6 +54,8 @@ static const char usage[] =
     "      --stamp-batch N      datagrams per recvmmsg/sendmmsg (32; 1: no batching)\n"
     "      --echo[=PORT]        also RFC 862 echo, TCP and UDP (default 7)\n"
     "      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics\n"
+    "      --engine NAME        epoll (the default on Linux), poll, or select (the\n"
+    "                           tutorial's baseline: FD_SETSIZE descriptors at most)\n"
     "  -h, --help               this help\n"
     "\n"
     "SIZE takes k and m suffixes; DUR takes ns, us, ms, s, m, h (default s).\n"
@@ -78,6 +81,7 @@ enum {
 	OPT_STAMP_BATCH,
 	OPT_ECHO,
 	OPT_METRICS,
+	OPT_ENGINE,
 };
 
 static const struct option options[] = {
@@ -101,6 +105,7 @@ static const struct option options[] = {
 	{ "stamp-batch", required_argument, NULL, OPT_STAMP_BATCH },
 	{ "echo", optional_argument, NULL, OPT_ECHO },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -235,6 +240,13 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 			if (!metrics_addr_ok(optarg))
 				return bad_value("--metrics", optarg, "want ADDR:PORT");
 			cfg->metrics_addr = optarg;
+			break;
+		case OPT_ENGINE:
+			if (!ts_evloop_has(optarg))
+				return bad_value(
+				    "--engine", optarg,
+				    "this build has epoll (on Linux), poll and select");
+			cfg->engine = optarg;
 			break;
 		case 'h':
 			fputs(usage, stdout);

@@ -65,6 +65,16 @@ static void line_end(struct ts_log *log)
 	fflush(log->out);
 }
 
+void ts_log_engine(struct ts_log *log, const char *name)
+{
+	if (log->format == TS_LOG_JSON)
+		fprintf(log->out, "{\"event\":\"engine\",\"name\":\"%s\",\"kind\":\"readiness\"}",
+			name);
+	else
+		fprintf(log->out, "engine %s (readiness loop, level-triggered)", name);
+	line_end(log);
+}
+
 void ts_log_listening(struct ts_log *log, const char *proto, const struct sockaddr *sa)
 {
 	char addr[TS_ADDR_TEXT_MAX];

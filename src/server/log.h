@@ -34,6 +34,8 @@ struct ts_log {
 
 void ts_log_init(struct ts_log *log, FILE *out, enum ts_log_format format, int quiet);
 
+/* The engine the server runs on, once, before the listening lines. */
+void ts_log_engine(struct ts_log *log, const char *name);
 void ts_log_listening(struct ts_log *log, const char *proto, const struct sockaddr *sa);
 void ts_log_accept(struct ts_log *log, const struct sockaddr *peer);
 void ts_log_close(struct ts_log *log, const struct sockaddr *peer, const char *reason);

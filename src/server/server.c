@@ -332,11 +332,13 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 	srv->tx_cap = cfg->max_output + cfg->max_message + TS_TEXT_PREFIX_MAX;
 	srv->rx = malloc(srv->rx_cap);
 	srv->tx = malloc(srv->tx_cap);
-	srv->loop = ts_evloop_new(max_fds);
+	srv->loop = ts_evloop_new_named(cfg->engine, max_fds);
 	if (!srv->rx || !srv->tx || !srv->loop) {
-		fprintf(stderr, "tsecho server: cannot start: %s\n", strerror(errno));
+		fprintf(stderr, "tsecho server: cannot start the %s engine: %s\n",
+			cfg->engine ? cfg->engine : ts_evloop_backend_name(), strerror(errno));
 		goto fail;
 	}
+	ts_log_engine(&srv->log, ts_evloop_name(srv->loop));
 	if (open_wake_pipe(srv) != 0) {
 		fprintf(stderr, "tsecho server: cannot open a pipe: %s\n", strerror(errno));
 		goto fail;

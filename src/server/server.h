@@ -34,6 +34,7 @@ struct ts_server_config {
 	int echo;                /* --echo: RFC 862 echo, TCP and UDP */
 	uint16_t echo_port;
 	const char *metrics_addr; /* --metrics ADDR:PORT, or NULL */
+	const char *engine;       /* --engine: epoll, poll, select; NULL: the default */
 };
 
 struct ts_server;

@@ -492,6 +492,14 @@ static void conn_open(struct ts_server *srv, int fd, const struct sockaddr_stora
 		srv->stats.errors[TS_ERR_IO]++;
 	rc = ts_evloop_add(srv->loop, fd, TS_EV_READ, conn_on_event, c);
 	if (rc != 0) {
+		/* select() takes no descriptor past FD_SETSIZE: that peer is
+		 * turned away like one over the descriptor limit. */
+		if (rc == -EMFILE) {
+			srv->stats.limits[TS_LIMIT_FDS]++;
+			ts_log_close(
+			    &srv->log, (const struct sockaddr *)peer,
+			    "descriptor past what the engine can watch (select: FD_SETSIZE)");
+		}
 		srv->stats.errors[TS_ERR_RESOURCE]++;
 		ts_guard_conn_close(&srv->guard, peer);
 		close(fd);

@@ -407,6 +407,9 @@ class Server:
         self.args = [require_binary(), "server"]
         if listen is not None:
             self.args += ["-l", listen, "-p", "0"]
+        # run.py --engine NAME: every server of the run on that engine.
+        if os.environ.get("TSECHO_ENGINE") and "--engine" not in args:
+            self.args += ["--engine", os.environ["TSECHO_ENGINE"]]
         self.args += list(args)
         self.json_log = json_log or "json" in args
         preexec = None

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs integration tests and reports them in TAP, for automake's harness.
 
-usage: python3 tests/integration/run.py [--harness] [FILE.py ...] [NAME-SUBSTRING ...]
+usage: python3 tests/integration/run.py [--harness] [--engine NAME] [FILE.py ...]
+                                       [NAME-SUBSTRING ...]
 
 Runs every test_* function of each FILE.py (all test_*.py beside this
 script when none is given), in file order, or only those whose name holds
@@ -11,7 +12,9 @@ one of the substrings.  Prints one TAP line per test: `ok N - name`,
 make check runs it) the failures are left to the TAP lines and the exit
 status is 0 once every test has run, so the harness counts each failure
 once, not again as the program's.  $TSECHO is the binary under test
-(default ./tsecho at the repository root).
+(default ./tsecho at the repository root).  --engine NAME runs every
+server the tests start on that engine (tsecho server --engine), and names
+each test after it.
 """
 
 import faulthandler
@@ -80,6 +83,12 @@ def main(argv):
     args = argv[1:]
     harness_mode = "--harness" in args
     args = [a for a in args if a != "--harness"]
+    engine = ""
+    if "--engine" in args:
+        i = args.index("--engine")
+        engine = args[i + 1]
+        del args[i:i + 2]
+        os.environ["TSECHO_ENGINE"] = engine
     paths = [os.path.abspath(a) for a in args if a.endswith(".py")]
     filters = [a for a in args if not a.endswith(".py")]
     for path in paths:
@@ -97,16 +106,16 @@ def main(argv):
     for test in tests:
         n += 1
         outcome, detail = run_one(test)
+        name = test.__name__ + (" [%s]" % engine if engine else "")
         if outcome == "ok":
-            print("ok %d - %s" % (n, test.__name__))
+            print("ok %d - %s" % (n, name))
         elif outcome == "skip":
-            print("ok %d - %s # SKIP %s" % (n, test.__name__,
-                                             " ".join(detail.split())))
+            print("ok %d - %s # SKIP %s" % (n, name, " ".join(detail.split())))
         else:
             failed += 1
             # A '#' in the reason would start a TAP directive: escape it.
             reason = detail.splitlines()[0].replace("#", "\\#")
-            print("not ok %d - %s: %s" % (n, test.__name__, reason))
+            print("not ok %d - %s: %s" % (n, name, reason))
             diag(detail)
         sys.stdout.flush()
     return 1 if failed and not harness_mode else 0

@@ -27,6 +27,7 @@ from harness import (HDR_LEN, IO_TIMEOUT_S, ST_MALFORMED, ST_TOO_BIG,
                      text_reply_re, udp_socket, wait_eof)
 
 LO = "127.0.0.1"
+ENGINE_RE = re.compile(r"^engine (epoll|poll|select) \(readiness loop, level-triggered\)$")
 SUMMARY_RE = re.compile(
     r"^summary: connections (\d+), rejected (\d+), messages (\d+), "
     r"bytes in (\d+), bytes out (\d+), errors (\d+), uptime (\d+(?:\.\d+)?) s$")
@@ -709,7 +710,9 @@ def test_quiet():
             udp_exchange(u, (LO, srv.udp_port), b"quiet udp")
         time.sleep(0.3)
         assert srv.stop() == 0, srv.describe()
-        for line in srv.lines():
+        lines = srv.lines()
+        assert ENGINE_RE.match(lines[0]), "the first line is not the engine's: %r" % lines[:2]
+        for line in lines[1:]:
             assert LISTEN_RE.match(line) or SUMMARY_RE.match(line), \
                 "-q printed %r" % line
         summary_of(srv)
@@ -834,3 +837,35 @@ def test_unresolvable_listen_address_says_why():
     assert code == 1, (code, out, err)
     assert "cannot resolve no.such.host.invalid:" in err, err
     assert "No such file" not in err, err
+
+
+def test_engine_option_and_select_limit():
+    """--engine picks the readiness backend (the first line says which);
+    an unknown one is refused; select() turns away the peers whose
+    descriptors are past FD_SETSIZE (counted as shed for descriptors, and
+    logged while the log's rate allows), and keeps serving the others."""
+    from test_metrics import metrics_server, scrape
+    for engine in ("epoll", "poll", "select"):
+        with Server("--engine", engine) as srv:
+            assert srv.lines()[0].startswith("engine %s " % engine), srv.lines()[:2]
+            with tcp_connect(LO, srv.tcp_port) as s:
+                text_exchange(s, b"on %s\n" % engine.encode())
+    code, out, err = run_cli("server", "-p", "0", "--engine", "kqueue")
+    assert code == 2 and "invalid --engine 'kqueue'" in err, (code, err)
+    n = 1100                                    # past FD_SETSIZE (1024)
+    if raise_nofile(n + 200) < n + 200:
+        raise SkipTest("RLIMIT_NOFILE hard limit too low for %d sockets" % n)
+    with metrics_server("--engine", "select", "-q", "--max-clients-per-source", "4000",
+                        nofile=4096) as srv:
+        socks = []
+        try:
+            for _ in range(n):
+                socks.append(tcp_connect(LO, srv.tcp_port))
+            socks[0].sendall(b"still served\n")
+            recv_lines(socks[0], 1)
+        finally:
+            for s in socks:
+                s.close()
+        time.sleep(0.5)
+        shed = scrape(srv).ivalue("tsecho_server_connections_rejected_total", reason="fds")
+        assert shed >= n - 1024, "%d peers past FD_SETSIZE, %d shed" % (n - 1024, shed)

@@ -1,7 +1,9 @@
-/* The event loop, whichever backend was built, over pipes. */
+/* The event loop over pipes, every test on every backend this build has. */
 #include "config.h"
 
 #include <errno.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <tsecho/evloop.h>
@@ -27,9 +29,41 @@ static void record(struct ts_evloop *loop, int fd, int events, void *arg)
 	}
 }
 
-Test(evloop, read_write_and_interest)
+static const char *const backends[] = { "epoll", "poll", "select" };
+
+ParameterizedTestParameters(evloop, read_write_and_interest)
 {
-	struct ts_evloop *loop = ts_evloop_new(1024);
+	TS_TABLE_ROWS(backends);
+}
+ParameterizedTestParameters(evloop, delete_during_dispatch)
+{
+	TS_TABLE_ROWS(backends);
+}
+ParameterizedTestParameters(evloop, hangup_reported)
+{
+	TS_TABLE_ROWS(backends);
+}
+ParameterizedTestParameters(evloop, deferred_run_last)
+{
+	TS_TABLE_ROWS(backends);
+}
+
+/* A loop on backend row, or the test skipped when this build lacks it. */
+static struct ts_evloop *loop_on(size_t row, int max_fds)
+{
+	struct ts_evloop *loop;
+
+	if (!ts_evloop_has(backends[row]))
+		cr_skip("no %s backend in this build", backends[row]);
+	loop = ts_evloop_new_named(backends[row], max_fds);
+	cr_assert(loop != NULL, "%s: cannot make a loop", backends[row]);
+	cr_expect_str_eq(ts_evloop_name(loop), backends[row]);
+	return loop;
+}
+
+ParameterizedTest(size_t *row, evloop, read_write_and_interest)
+{
+	struct ts_evloop *loop = loop_on(*row, 1024);
 	int p[2];
 	struct seen r = { 0, 0, -1, -1 }, w = { 0, 0, -1, -1 };
 
@@ -69,9 +103,9 @@ Test(evloop, read_write_and_interest)
 	ts_evloop_free(loop);
 }
 
-Test(evloop, delete_during_dispatch)
+ParameterizedTest(size_t *row, evloop, delete_during_dispatch)
 {
-	struct ts_evloop *loop = ts_evloop_new(1024);
+	struct ts_evloop *loop = loop_on(*row, 1024);
 	int a[2], b[2];
 	struct seen sa = { 0, 0, -1, -1 }, sb = { 0, 0, -1, -1 };
 
@@ -94,9 +128,9 @@ Test(evloop, delete_during_dispatch)
 	ts_evloop_free(loop);
 }
 
-Test(evloop, hangup_reported)
+ParameterizedTest(size_t *row, evloop, hangup_reported)
 {
-	struct ts_evloop *loop = ts_evloop_new(1024);
+	struct ts_evloop *loop = loop_on(*row, 1024);
 	int p[2];
 	struct seen r = { 0, 0, -1, -1 };
 
@@ -125,9 +159,9 @@ static void note_order(struct ts_evloop *loop, int fd, int events, void *arg)
 		order[n_order++] = *(int *)arg;
 }
 
-Test(evloop, deferred_run_last)
+ParameterizedTest(size_t *row, evloop, deferred_run_last)
 {
-	struct ts_evloop *loop = ts_evloop_new(1024);
+	struct ts_evloop *loop = loop_on(*row, 1024);
 	int p[3][2];
 	int ids[3] = { 0, 1, 2 };
 
@@ -154,4 +188,42 @@ Test(evloop, deferred_run_last)
 		close(p[i][1]);
 	}
 	ts_evloop_free(loop);
+}
+
+/* select() cannot watch a descriptor at or past FD_SETSIZE: it is refused
+ * before anything touches an fd_set, and the others go on. */
+Test(evloop, select_refuses_past_fd_setsize)
+{
+	struct rlimit rl;
+	struct ts_evloop *loop;
+	struct seen r = { .other_fd = -1 };
+	int p[2], high = FD_SETSIZE + 10;
+
+	cr_assert(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= (rlim_t)high)
+		cr_skip("RLIMIT_NOFILE hard limit %llu is below %d",
+			(unsigned long long)rl.rlim_max, high + 1);
+	rl.rlim_cur = (rlim_t)high + 1;
+	cr_assert(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+	cr_assert(pipe(p) == 0);
+	cr_assert(dup2(p[0], high) == high);
+	loop = ts_evloop_new_named("select", high + 1);
+	cr_assert(loop != NULL);
+	cr_expect(eq(i64, ts_evloop_add(loop, high, TS_EV_READ, record, &r), -EMFILE));
+	cr_expect(eq(i64, ts_evloop_add(loop, p[0], TS_EV_READ, record, &r), 0));
+	cr_expect(eq(i64, write(p[1], "x", 1), 1));
+	cr_expect(eq(i64, ts_evloop_run_once(loop, 1000), 1));
+	cr_expect(eq(int, r.fd, p[0]));
+	ts_evloop_free(loop);
+	close(high);
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(evloop, unknown_backend)
+{
+	cr_expect(ts_evloop_new_named("kqueue-on-linux", 16) == NULL);
+	cr_expect(eq(int, errno, ENOENT));
+	cr_expect(ts_evloop_has("poll"));
+	cr_expect(ts_evloop_has("select"));
 }
