@@ -179,7 +179,11 @@ def test_udp_per_source_rate():
                 assert 40 <= got[addr] <= 50 + 50 * elapsed + 2, \
                     "%s: %d answers to 300 in %.2f s at --udp-rate 50" % (
                         addr, got[addr], elapsed)
-        assert limit(scrape(srv), "udp_rate") == 600 - sum(got.values())
+        # Each refusal is counted, but a loaded kernel may also drop
+        # datagrams of the burst before the server reads them: at most
+        # the rest, and some.
+        hits = limit(scrape(srv), "udp_rate")
+        assert 0 < hits <= 600 - sum(got.values()), (hits, got)
 
 
 def test_udp_global_budget():
@@ -199,7 +203,8 @@ def test_udp_global_budget():
                 s.close()
         assert 80 <= total <= 100 + 100 * elapsed + 2, \
             "%d answers to 400 in %.2f s at --udp-budget 100" % (total, elapsed)
-        assert limit(scrape(srv), "udp_budget") == 400 - total
+        hits = limit(scrape(srv), "udp_budget")
+        assert 0 < hits <= 400 - total, (hits, total)  # as above: the kernel may drop some
 
 
 # ------------------------------------------------ 2: STAMP bucket collisions
