@@ -600,7 +600,7 @@ static int resolve(struct ts_target *t, const char *host, int family,
 		fprintf(stderr, "tsecho bench: bad HOST[:PORT] '%s'\n", host);
 		return 2;
 	}
-	if (opt->port && strtoul(t->port, NULL, 10) != opt->port) {
+	if (ts_target_port_differs(t, opt->port)) {
 		fprintf(stderr, "tsecho bench: '%s' names port %s and -p says %u: which one?\n",
 			host, t->port, (unsigned)opt->port);
 		return 2;
@@ -691,6 +691,23 @@ static int print_result(const struct ts_bench_result *r, const struct ts_bench_o
 	return 0;
 }
 
+/* --report and --hgrm, opened before anything is measured: a path that
+ * cannot be written costs nothing.  0, or -1 (the reason is on stderr,
+ * and neither is left open). */
+static int open_outputs(const struct ts_bench_opts *opt, FILE **report, FILE **hgrm)
+{
+	*report = *hgrm = NULL;
+	if (opt->report_path && !(*report = ts_report_html_open("bench", opt->report_path)))
+		return -1;
+	if (opt->hgrm_path && !(*hgrm = ts_report_html_open("bench", opt->hgrm_path))) {
+		if (*report)
+			fclose(*report);
+		*report = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int ts_cmd_bench(int argc, char **argv)
 {
 	struct ts_bench_opts opt = {
@@ -724,24 +741,14 @@ int ts_cmd_bench(int argc, char **argv)
 		fprintf(stderr, "tsecho bench: cannot set up signals\n");
 		return 2;
 	}
-	/* Opened before anything is measured: a path that cannot be
-	 * written costs nothing. */
-	if (opt.report_path && !(report = ts_report_html_open("bench", opt.report_path)))
+	if (open_outputs(&opt, &report, &hgrm) != 0)
 		return 2;
-	if (opt.hgrm_path && !(hgrm = ts_report_html_open("bench", opt.hgrm_path))) {
-		if (report)
-			fclose(report);
-		return 2;
-	}
 	run.opt = &opt;
 	run.max_fds = ts_raise_nofile();
 	if (!host) {
 		if (ts_builtin_start(&builtin) != 0) {
-			if (report)
-				fclose(report);
-			if (hgrm)
-				fclose(hgrm);
-			return 2;
+			rc = 2;
+			goto done;
 		}
 		snprintf(builtin_host, sizeof builtin_host, "127.0.0.1:%d", builtin.port);
 		host = builtin_host;
@@ -755,13 +762,20 @@ int ts_cmd_bench(int argc, char **argv)
 		r.threads = opt.threads;
 		rc = measure(&run, &w, &r, report ? &timeline : NULL);
 	}
-	if (rc == 0)
-		rc = print_result(&r, &opt, hgrm);
-	else if (hgrm)
-		fclose(hgrm);
+	if (rc == 0) {
+		rc = print_result(&r, &opt, hgrm); /* which closes hgrm */
+		hgrm = NULL;
+	}
 	r.timeline = &timeline;
+	if (report) {
+		rc = write_html(&r, &opt, host, report, argc, argv, rc); /* and report */
+		report = NULL;
+	}
+done:
 	if (report)
-		rc = write_html(&r, &opt, host, report, argc, argv, rc);
+		fclose(report);
+	if (hgrm)
+		fclose(hgrm);
 	ts_bench_timeline_fini(&timeline);
 	if (w)
 		workers_free(w, opt.threads);

@@ -460,7 +460,7 @@ static int prepare(struct ts_ping_opts *opt, const struct ping_cli *cli, struct 
 		fprintf(stderr, "tsecho ping: bad HOST[:PORT] '%s'\n", host);
 		return 2;
 	}
-	if (host && cli->port && strtoul(target->port, NULL, 10) != cli->port) {
+	if (host && ts_target_port_differs(target, cli->port)) {
 		fprintf(stderr, "tsecho ping: '%s' names port %s and -p says %u: which one?\n",
 			host, target->port, (unsigned)cli->port);
 		return 2;

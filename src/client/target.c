@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -178,6 +179,11 @@ enum ts_target_err ts_target_resolve(struct ts_target *t, int *sys_errno)
 	ts_net_addr_text(res->ai_addr, t->addr_text, sizeof t->addr_text);
 	freeaddrinfo(res);
 	return TS_TARGET_OK;
+}
+
+int ts_target_port_differs(const struct ts_target *t, uint16_t port)
+{
+	return port != 0 && strtoul(t->port, NULL, 10) != port;
 }
 
 const char *ts_target_name(const struct ts_target *t, char *buf, size_t cap)

@@ -51,6 +51,11 @@ enum ts_target_err ts_target_connect(struct ts_target *t, int64_t timeout_ns, in
  * connecting.  *sys_errno as above. */
 enum ts_target_err ts_target_resolve(struct ts_target *t, int *sys_errno);
 
+/* Whether a port given on its own (-p; 0: none) differs from the one t
+ * holds after ts_target_parse, which took it as the default: HOST:PORT
+ * and -p then name two ports. */
+int ts_target_port_differs(const struct ts_target *t, uint16_t port);
+
 /* t's host and port as a person writes them: "host:port", "[v6]:port".
  * Returns buf. */
 const char *ts_target_name(const struct ts_target *t, char *buf, size_t cap);
