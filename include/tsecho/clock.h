@@ -1,6 +1,8 @@
-/* Clocks.  Intervals come from CLOCK_MONOTONIC (names end in mono_ns);
- * wall-clock time (wall_ns) only for timestamps that go on the wire or into
- * logs and reports. */
+/* Clocks.  Measured intervals (a round trip, a server's residence) come
+ * from CLOCK_MONOTONIC_RAW (names end in raw_ns), which NTP does not slew;
+ * deadlines and timeouts from CLOCK_MONOTONIC (mono_ns), the clock that
+ * timerfd and io_uring's timeouts take; wall-clock time (wall_ns) only for
+ * timestamps that go on the wire or into logs and reports. */
 #ifndef TSECHO_CLOCK_H
 #define TSECHO_CLOCK_H
 
@@ -13,6 +15,17 @@
 
 /* Nanoseconds on CLOCK_MONOTONIC; never goes back. */
 int64_t ts_mono_ns(void);
+
+/* Nanoseconds on CLOCK_MONOTONIC_RAW (CLOCK_MONOTONIC where the platform
+ * has no raw clock): the hardware counter, not rate-adjusted. */
+int64_t ts_raw_ns(void);
+
+/* The same moment on the wall clock and the raw clock, for a timestamp t2
+ * whose interval to t3 is then measured on the raw one.  Two clock reads
+ * are two moments; a pair torn by preemption between them would move t3
+ * by as much, so the raw clock is read on both sides of the wall clock and
+ * the tightest of a few tries is kept (the raw time is its midpoint). */
+void ts_clock_pair(int64_t *wall_ns, int64_t *raw_ns);
 
 /* Nanoseconds since the Unix epoch on CLOCK_REALTIME. */
 int64_t ts_wall_ns(void);

@@ -42,6 +42,11 @@ int ts_evloop_has(const char *name);
 const char *ts_evloop_name(const struct ts_evloop *loop);
 void ts_evloop_free(struct ts_evloop *loop);
 
+/* A descriptor that polls readable while loop has events waiting (epoll's
+ * own), so that another loop (an io_uring ring) can nest this one; -1 on
+ * backends without one. */
+int ts_evloop_fd(const struct ts_evloop *loop);
+
 /* Watches fd for events (TS_EV_* bits, 0 allowed: registered, not
  * watched).  Returns 0 or -errno (-EBADF for an fd out of range, -EEXIST
  * when already added). */

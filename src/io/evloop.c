@@ -81,6 +81,11 @@ const char *ts_evloop_name(const struct ts_evloop *loop)
 	return loop->ops->name;
 }
 
+int ts_evloop_fd(const struct ts_evloop *loop)
+{
+	return loop->ops->fd ? loop->ops->fd(loop) : -1;
+}
+
 void ts_evloop_free(struct ts_evloop *loop)
 {
 	if (!loop)

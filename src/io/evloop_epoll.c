@@ -92,10 +92,17 @@ static int backend_wait(struct ts_evloop *loop, int timeout_ms)
 	return n;
 }
 
+static int backend_fd(const struct ts_evloop *loop)
+{
+	const struct epoll_backend *b = loop->backend;
+	return b->epfd;
+}
+
 const struct ts_evbackend ts_evbackend_epoll = {
 	.name = "epoll",
 	.init = backend_init,
 	.fini = backend_fini,
 	.change = backend_change,
 	.wait = backend_wait,
+	.fd = backend_fd,
 };

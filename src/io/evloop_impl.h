@@ -29,6 +29,8 @@ struct ts_evbackend {
 	int (*change)(struct ts_evloop *loop, int fd, int old_events, int new_events);
 	/* Fills loop->fired (at most fired_cap); the count or -errno. */
 	int (*wait)(struct ts_evloop *loop, int timeout_ms);
+	/* A descriptor readable when events are waiting, or NULL. */
+	int (*fd)(const struct ts_evloop *loop);
 };
 
 extern const struct ts_evbackend ts_evbackend_epoll; /* where HAVE_EPOLL */

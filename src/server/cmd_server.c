@@ -54,8 +54,15 @@ static const char usage[] =
     "      --stamp-batch N      datagrams per recvmmsg/sendmmsg (32; 1: no batching)\n"
     "      --echo[=PORT]        also RFC 862 echo, TCP and UDP (default 7)\n"
     "      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics\n"
-    "      --engine NAME        epoll (the default on Linux), poll, or select (the\n"
-    "                           tutorial's baseline: FD_SETSIZE descriptors at most)\n"
+    "      --engine NAME        io_uring (the default where built; falls back to epoll\n"
+    "                           when the kernel refuses it), epoll, poll, or select\n"
+    "                           (the tutorial's baseline: FD_SETSIZE descriptors)\n"
+    "      --uring-buffers N    io_uring: provided receive buffers, a power of two\n"
+    "                           (default 1024)\n"
+    "      --uring-buffer-size SIZE\n"
+    "                           io_uring: bytes each (default 8k, 64..1m)\n"
+    "      --busy-poll[=DUR]    io_uring: after the last completion poll the ring this\n"
+    "                           long before sleeping (default 50us; off without it)\n"
     "  -h, --help               this help\n"
     "\n"
     "SIZE takes k and m suffixes; DUR takes ns, us, ms, s, m, h (default s).\n"
@@ -82,6 +89,9 @@ enum {
 	OPT_ECHO,
 	OPT_METRICS,
 	OPT_ENGINE,
+	OPT_URING_BUFFERS,
+	OPT_URING_BUFFER_SIZE,
+	OPT_BUSY_POLL,
 };
 
 static const struct option options[] = {
@@ -106,6 +116,9 @@ static const struct option options[] = {
 	{ "echo", optional_argument, NULL, OPT_ECHO },
 	{ "metrics", required_argument, NULL, OPT_METRICS },
 	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "uring-buffers", required_argument, NULL, OPT_URING_BUFFERS },
+	{ "uring-buffer-size", required_argument, NULL, OPT_URING_BUFFER_SIZE },
+	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -127,11 +140,44 @@ static bool metrics_addr_ok(const char *arg)
 	       ts_parse_u64(port, 0, 65535, &p) == 0;
 }
 
+/* The engine's options; -1 to go on, or an exit status. */
+static int parse_engine_opt(int opt, const char *arg, struct ts_server_config *cfg)
+{
+	uint64_t v;
+
+	switch (opt) {
+	case OPT_ENGINE:
+		if (!ts_server_has_engine(arg))
+			return bad_value("--engine", arg,
+					 ts_server_has_engine("io_uring")
+					     ? "this build has io_uring, epoll, poll and select"
+					     : "this build has epoll (on Linux), poll and select");
+		cfg->engine = arg;
+		break;
+	case OPT_URING_BUFFERS:
+		if (ts_parse_u64(arg, 1, 32768, &v) != 0 || (v & (v - 1)) != 0)
+			return bad_value("--uring-buffers", arg, "want a power of two, 1..32768");
+		cfg->uring_buffers = (unsigned)v;
+		break;
+	case OPT_URING_BUFFER_SIZE:
+		if (ts_parse_size(arg, 64, 1u << 20, &v) != 0)
+			return bad_value("--uring-buffer-size", arg, "want a size, 64..1m");
+		cfg->uring_buffer_size = (size_t)v;
+		break;
+	case OPT_BUSY_POLL:
+		cfg->busy_poll_ns = 50 * TS_NS_PER_US;
+		if (arg && ts_parse_duration_ns(arg, 1, TS_NS_PER_S, &cfg->busy_poll_ns) != 0)
+			return bad_value("--busy-poll", arg, "want a duration, 1ns..1s");
+		break;
+	}
+	return -1;
+}
+
 /* Fills cfg from argv.  Returns -1 to go on, or an exit status. */
 static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 {
 	uint64_t v;
-	int c;
+	int c, rc;
 
 	optind = 1;
 	opterr = 0; /* one line of our own instead of getopt's */
@@ -242,11 +288,11 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 			cfg->metrics_addr = optarg;
 			break;
 		case OPT_ENGINE:
-			if (!ts_evloop_has(optarg))
-				return bad_value(
-				    "--engine", optarg,
-				    "this build has epoll (on Linux), poll and select");
-			cfg->engine = optarg;
+		case OPT_URING_BUFFERS:
+		case OPT_URING_BUFFER_SIZE:
+		case OPT_BUSY_POLL:
+			if ((rc = parse_engine_opt(c, optarg, cfg)) >= 0)
+				return rc;
 			break;
 		case 'h':
 			fputs(usage, stdout);

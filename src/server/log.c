@@ -65,13 +65,14 @@ static void line_end(struct ts_log *log)
 	fflush(log->out);
 }
 
-void ts_log_engine(struct ts_log *log, const char *name)
+void ts_log_engine(struct ts_log *log, const char *name, const char *kind, const char *setup)
 {
 	if (log->format == TS_LOG_JSON)
-		fprintf(log->out, "{\"event\":\"engine\",\"name\":\"%s\",\"kind\":\"readiness\"}",
-			name);
+		fprintf(log->out,
+			"{\"event\":\"engine\",\"name\":\"%s\",\"kind\":\"%s\",\"setup\":\"%s\"}",
+			name, kind, setup);
 	else
-		fprintf(log->out, "engine %s (readiness loop, level-triggered)", name);
+		fprintf(log->out, "engine %s (%s, %s)", name, kind, setup);
 	line_end(log);
 }
 

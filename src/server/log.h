@@ -35,7 +35,9 @@ struct ts_log {
 void ts_log_init(struct ts_log *log, FILE *out, enum ts_log_format format, int quiet);
 
 /* The engine the server runs on, once, before the listening lines. */
-void ts_log_engine(struct ts_log *log, const char *name);
+/* The engine line: its name, its kind ("completion ring", "readiness
+ * loop") and its setup, all plain text without quotes. */
+void ts_log_engine(struct ts_log *log, const char *name, const char *kind, const char *setup);
 void ts_log_listening(struct ts_log *log, const char *proto, const struct sockaddr *sa);
 void ts_log_accept(struct ts_log *log, const struct sockaddr *peer);
 void ts_log_close(struct ts_log *log, const struct sockaddr *peer, const char *reason);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -18,7 +19,11 @@
 #include <tsecho/httpd.h>
 #include <tsecho/net.h>
 #include <tsecho/text.h>
+#include "conn.h"
 #include "server_int.h"
+#ifdef HAVE_LIBURING
+#include "uring.h"
+#endif
 
 enum {
 	RX_CAP = 65536, /* the largest UDP datagram fits */
@@ -230,7 +235,10 @@ static int start_listeners(struct ts_server *srv)
 						       : ts_udp_on_readable;
 		/* Listeners are deferred: admitted peers come first. */
 		int events = TS_EV_READ | (l->type == SOCK_STREAM ? TS_EV_DEFER : 0);
-		int rc = ts_evloop_add(srv->loop, l->fd, events, cb, l);
+		/* On io_uring the ring accepts (ts_uring_start). */
+		int rc = srv->uring && l->type == SOCK_STREAM
+			     ? 0
+			     : ts_evloop_add(srv->loop, l->fd, events, cb, l);
 
 		if (rc != 0 || getsockname(l->fd, (struct sockaddr *)&ss, &len) != 0) {
 			fprintf(stderr, "tsecho server: cannot watch listener: %s\n",
@@ -278,6 +286,67 @@ static int start_metrics(struct ts_server *srv)
 	return 0;
 }
 
+static int run_once(struct ts_server *srv, int timeout_ms)
+{
+#ifdef HAVE_LIBURING
+	if (srv->uring)
+		return ts_uring_run_once(srv->uring, timeout_ms);
+#endif
+	return ts_evloop_run_once(srv->loop, timeout_ms);
+}
+
+int ts_server_has_engine(const char *name)
+{
+#ifdef HAVE_LIBURING
+	if (strcmp(name, "io_uring") == 0)
+		return 1;
+#endif
+	return ts_evloop_has(name);
+}
+
+/* Starts the engine cfg->engine names.  The default is io_uring where this
+ * build has it; when the ring cannot be set up it falls back to epoll and
+ * says why in one line, unless io_uring was asked for by name. */
+static int start_engine(struct ts_server *srv, int max_fds)
+{
+	const char *name = srv->cfg->engine;
+#ifdef HAVE_LIBURING
+	bool uring = !name || strcmp(name, "io_uring") == 0;
+#else
+	bool uring = false;
+#endif
+
+	srv->tcp = &ts_tcp_readiness;
+	/* io_uring nests the loop of the other sockets, an epoll one. */
+	srv->loop = ts_evloop_new_named(uring ? "epoll" : name, max_fds);
+	if (!srv->loop) {
+		fprintf(stderr, "tsecho server: cannot start the %s engine: %s\n",
+			name ? name : ts_evloop_backend_name(), strerror(errno));
+		return -1;
+	}
+#ifdef HAVE_LIBURING
+	if (uring) {
+		const char *why;
+		srv->uring = ts_uring_new(srv, &why);
+		if (srv->uring) {
+			srv->tcp = &ts_tcp_uring;
+			ts_log_engine(&srv->log, "io_uring", "completion ring",
+				      ts_uring_setup(srv->uring));
+			return 0;
+		}
+		if (name) {
+			fprintf(stderr, "tsecho server: cannot start the io_uring engine: %s\n",
+				why);
+			return -1;
+		}
+		fprintf(stderr, "tsecho server: io_uring unavailable (%s): falling back to epoll\n",
+			why);
+	}
+#endif
+	ts_log_engine(&srv->log, ts_evloop_name(srv->loop), "readiness loop", "level-triggered");
+	return 0;
+}
+
 int ts_server_run(struct ts_server *srv)
 {
 	int64_t next_mono_ns = INT64_MAX;
@@ -290,7 +359,7 @@ int ts_server_run(struct ts_server *srv)
 		if (srv->accept_paused_until_mono_ns &&
 		    srv->accept_paused_until_mono_ns < wake_mono_ns)
 			wake_mono_ns = srv->accept_paused_until_mono_ns;
-		rc = ts_evloop_run_once(srv->loop, ts_ms_until(wake_mono_ns, now_mono_ns, TICK_MS));
+		rc = run_once(srv, ts_ms_until(wake_mono_ns, now_mono_ns, TICK_MS));
 		if (rc < 0) {
 			fprintf(stderr, "tsecho server: event loop: %s\n", strerror(-rc));
 			return -1;
@@ -305,7 +374,7 @@ int ts_server_run(struct ts_server *srv)
 		if (srv->accept_paused_until_mono_ns &&
 		    srv->accept_paused_until_mono_ns <= now_mono_ns) {
 			srv->accept_paused_until_mono_ns = 0;
-			ts_tcp_listeners_watch(srv, 1);
+			srv->tcp->listen(srv, 1);
 		}
 		ts_log_tick(&srv->log, now_mono_ns);
 	}
@@ -332,13 +401,12 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 	srv->tx_cap = cfg->max_output + cfg->max_message + TS_TEXT_PREFIX_MAX;
 	srv->rx = malloc(srv->rx_cap);
 	srv->tx = malloc(srv->tx_cap);
-	srv->loop = ts_evloop_new_named(cfg->engine, max_fds);
-	if (!srv->rx || !srv->tx || !srv->loop) {
-		fprintf(stderr, "tsecho server: cannot start the %s engine: %s\n",
-			cfg->engine ? cfg->engine : ts_evloop_backend_name(), strerror(errno));
+	if (!srv->rx || !srv->tx) {
+		fprintf(stderr, "tsecho server: cannot start: out of memory\n");
 		goto fail;
 	}
-	ts_log_engine(&srv->log, ts_evloop_name(srv->loop));
+	if (start_engine(srv, max_fds) != 0)
+		goto fail;
 	if (open_wake_pipe(srv) != 0) {
 		fprintf(stderr, "tsecho server: cannot open a pipe: %s\n", strerror(errno));
 		goto fail;
@@ -359,6 +427,10 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 	}
 	if (bind_all(srv) != 0 || start_listeners(srv) != 0)
 		goto fail;
+#ifdef HAVE_LIBURING
+	if (srv->uring)
+		ts_uring_start(srv->uring);
+#endif
 	if (cfg->metrics_addr && start_metrics(srv) != 0)
 		goto fail;
 	return srv;
@@ -386,6 +458,9 @@ void ts_server_free(struct ts_server *srv, int summary)
 	for (int i = 0; i < 2; i++)
 		if (srv->wake_pipe[i] >= 0)
 			close(srv->wake_pipe[i]);
+#ifdef HAVE_LIBURING
+	ts_uring_free(srv->uring);
+#endif
 	ts_evloop_free(srv->loop);
 	ts_reflector_free(srv->stamp);
 	ts_guard_fini(&srv->guard);

@@ -34,8 +34,16 @@ struct ts_server_config {
 	int echo;                /* --echo: RFC 862 echo, TCP and UDP */
 	uint16_t echo_port;
 	const char *metrics_addr; /* --metrics ADDR:PORT, or NULL */
-	const char *engine;       /* --engine: epoll, poll, select; NULL: the default */
+	const char *engine;       /* --engine: io_uring, epoll, poll, select; NULL: the
+				   * default (io_uring where built, else epoll) */
+	unsigned uring_buffers;   /* provided buffers in the ring, a power of two; 0: 1024 */
+	size_t uring_buffer_size; /* bytes each; 0: 8192 */
+	int64_t busy_poll_ns;     /* io_uring: poll the ring this long before sleeping */
 };
+
+/* Whether this build has the engine called name (io_uring, epoll, poll,
+ * select). */
+int ts_server_has_engine(const char *name);
 
 struct ts_server;
 

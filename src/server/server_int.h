@@ -15,6 +15,8 @@
 
 struct conn;
 struct conn_list;
+struct ts_tcp_engine;
+struct ts_uring;
 
 /* A connection's place in one deadline list. */
 struct conn_node {
@@ -50,6 +52,8 @@ struct listener {
 struct ts_server {
 	const struct ts_server_config *cfg;
 	struct ts_evloop *loop;
+	const struct ts_tcp_engine *tcp; /* how connections move bytes */
+	struct ts_uring *uring;          /* the io_uring engine, or NULL */
 	struct ts_log log;
 	struct ts_server_stats stats;
 
@@ -87,15 +91,15 @@ struct ts_server {
 	int64_t start_mono_ns;
 };
 
-/* tcp.c; arg is the struct listener (main or echo role). */
+/* tcp.c, the readiness engines; arg is the struct listener (main or echo
+ * role). */
 void ts_tcp_on_accept(struct ts_evloop *loop, int fd, int events, void *arg);
-/* Closes connections whose deadline has passed; returns the next deadline
- * (INT64_MAX when none). */
+/* conn.c: closes connections whose deadline has passed; returns the next
+ * deadline (INT64_MAX when none). */
 int64_t ts_tcp_sweep(struct ts_server *srv, int64_t now_mono_ns);
-/* At shutdown: one last try to send what is pending, then close all. */
+/* conn.c: at shutdown, one last try to send what is pending, then close
+ * all. */
 void ts_tcp_close_all(struct ts_server *srv);
-/* Sets whether TCP listeners are watched (accept paused or not). */
-void ts_tcp_listeners_watch(struct ts_server *srv, int on);
 
 /* udp.c; arg is the struct listener (main or echo role). */
 void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg);

@@ -31,7 +31,7 @@ static bool admitted(struct ts_server *srv, const struct sockaddr_storage *peer)
 /* Builds the answer to one binary datagram in place; returns its length,
  * or 0 for no answer. */
 static size_t answer_binary(struct ts_server *srv, const struct sockaddr_storage *peer,
-			    uint8_t *dgram, size_t n, int64_t rx_wall_ns)
+			    uint8_t *dgram, size_t n, int64_t rx_wall_ns, int64_t rx_raw_ns)
 {
 	size_t max = n < srv->cfg->max_message ? n : srv->cfg->max_message;
 	struct ts_proto_hdr h;
@@ -52,7 +52,8 @@ static size_t answer_binary(struct ts_server *srv, const struct sockaddr_storage
 	}
 	if (!admitted(srv, peer))
 		return 0;
-	t3_wall_ns = ts_wall_ns();
+	/* t3 is t2 plus the residence on the raw clock (docs/measurement.md). */
+	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
 	ts_proto_make_reply(dgram, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
 	srv->stats.traffic[TS_STAT_BINARY][TS_STAT_UDP].messages++;
 	ts_server_stats_residence(&srv->stats, rx_wall_ns, t3_wall_ns);
@@ -116,7 +117,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		socklen_t peer_len = sizeof peer;
 		ssize_t n =
 		    recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer, &peer_len);
-		int64_t rx_wall_ns = ts_wall_ns(); /* t2: right after the read */
+		int64_t rx_wall_ns, rx_raw_ns;
 		const uint8_t *reply;
 		struct ts_traffic *t;
 		size_t len;
@@ -130,6 +131,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 				srv->stats.errors[TS_ERR_IO]++;
 			continue;
 		}
+		ts_clock_pair(&rx_wall_ns, &rx_raw_ns); /* t2: right after the read */
 		t = &srv->stats.traffic[udp_proto(l, srv->rx, n)][TS_STAT_UDP];
 		t->bytes_in += (uint64_t)n;
 		if (n == 0)
@@ -139,7 +141,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 			len = answer_echo(srv, &peer, srv->rx, (size_t)n);
 		} else if (srv->rx[0] == TS_PROTO_MAGIC0) {
 			reply = srv->rx;
-			len = answer_binary(srv, &peer, srv->rx, (size_t)n, rx_wall_ns);
+			len = answer_binary(srv, &peer, srv->rx, (size_t)n, rx_wall_ns, rx_raw_ns);
 		} else {
 			reply = srv->tx;
 			len = answer_text(srv, &peer, srv->rx, (size_t)n, rx_wall_ns);

@@ -399,12 +399,13 @@ class Server:
     echo-udp lists)."""
 
     def __init__(self, *args, listen="127.0.0.1", nofile=None, json_log=False,
-                 listeners=1, env=None):
+                 listeners=1, env=None, wrap=()):
         """Starts `tsecho server [-l listen -p 0] ARGS` and waits until it has
         printed `listeners` tcp and `listeners` udp listening lines (fewer of
         a kind with --no-tcp/--no-udp).  nofile sets its RLIMIT_NOFILE, env
-        its environment (default: this process's)."""
-        self.args = [require_binary(), "server"]
+        its environment (default: this process's); wrap is a command that
+        runs it (`wrap... tsecho server ...`)."""
+        self.args = list(wrap) + [require_binary(), "server"]
         if listen is not None:
             self.args += ["-l", listen, "-p", "0"]
         # run.py --engine NAME: every server of the run on that engine.

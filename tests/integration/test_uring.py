@@ -1,0 +1,213 @@
+"""The io_uring engine's own cases: a ring with few, small buffers under
+many clients, frames split across buffers and reads, a peer that never
+reads, ten thousand connections, and the fallback when seccomp denies
+io_uring.  The server suites run on io_uring as the default engine."""
+
+import os
+import random
+import select
+import socket
+import subprocess
+import time
+
+from harness import (HDR_LEN, SkipTest, Server, build_frame, check_reply, raise_nofile,
+                     recv_frame, require_binary, run_cli, tcp_connect, text_exchange)
+
+LO = "127.0.0.1"
+
+HELPER = os.path.join(os.environ.get("TSECHO_BUILDDIR", "."), "tests", "helpers",
+                      "deny_uring")
+
+
+def require_uring():
+    """Skips unless this build and kernel run the io_uring engine."""
+    code, out, err = run_cli("server", "--engine", "io_uring", "--help")
+    if code != 0:
+        raise SkipTest("this build has no io_uring engine")
+    with Server("--engine", "io_uring", "--no-udp") as srv:
+        assert srv.lines()[0].startswith("engine io_uring "), srv.lines()[:1]
+
+
+def uring_server(*args, **kw):
+    return Server("--engine", "io_uring", "--no-udp", *args, **kw)
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def probes(first_seq, n, size):
+    """n probes of size bytes with consecutive sequence numbers."""
+    pad = b"p" * (size - HDR_LEN)
+    return [build_frame(seq=first_seq + i, t1=time.time_ns(), payload=pad)
+            for i in range(n)]
+
+
+def read_replies(sock, sent, deadline):
+    """Reads one reply per probe in sent, in order, and checks each."""
+    for p in sent:
+        left = deadline - time.monotonic()
+        assert left > 0, "replies did not come in time"
+        r = recv_frame(sock, timeout=left)
+        check_reply(p, r["raw"])
+
+
+def test_engine_line_names_the_setup():
+    """The first line names the ring and its buffers as set."""
+    require_uring()
+    with uring_server("--uring-buffers", "8", "--uring-buffer-size", "512",
+                      "--busy-poll=20us") as srv:
+        first = srv.lines()[0]
+        assert "8 x 512-byte provided buffers" in first, first
+        assert "busy poll on (20 us)" in first, first
+        assert "CQ entries" in first, first
+
+
+def test_tiny_ring_many_clients():
+    """200 clients at once on a ring of 4 buffers of 256 bytes: each sends 10
+    probes of 100 bytes in one write (so frames straddle buffers and the
+    ring runs dry), and gets every reply, correct and in order."""
+    require_uring()
+    raise_nofile(1024)
+    with uring_server("--uring-buffers", "4", "--uring-buffer-size", "256") as srv:
+        socks = [tcp_connect(LO, srv.tcp_port) for _ in range(200)]
+        try:
+            sent = {}
+            for i, s in enumerate(socks):
+                sent[s] = probes(i * 1000, 10, 100)
+                s.sendall(b"".join(sent[s]))
+            deadline = time.monotonic() + 20
+            for s in socks:
+                read_replies(s, sent[s], deadline)
+        finally:
+            for s in socks:
+                s.close()
+        srv.stop()
+        summary = [l for l in srv.lines() if l.startswith("summary:")]
+        assert summary and "messages 2000," in summary[0], summary
+
+
+def test_frames_split_across_buffers_and_reads():
+    """Frames of 700 bytes through 64-byte buffers, written in pieces of
+    random sizes (1 byte to several frames): the replies match the probes."""
+    require_uring()
+    rng = random.Random(7)
+    with uring_server("--uring-buffers", "16", "--uring-buffer-size", "64") as srv:
+        with tcp_connect(LO, srv.tcp_port) as s:
+            sent = probes(1, 30, 700)
+            stream = b"".join(sent)
+            i = 0
+            while i < len(stream):
+                k = rng.choice((1, 3, 63, 64, 65, 700, 1500))
+                s.sendall(stream[i:i + k])
+                i += k
+                time.sleep(0.001 if k < 64 else 0)
+            read_replies(s, sent, time.monotonic() + 10)
+            # And text after binary on a new connection goes the copy path.
+        with tcp_connect(LO, srv.tcp_port) as s:
+            text_exchange(s, b"hello over a tiny ring\n")
+
+
+def fill_until_stopped(sock, chunk, limit, seconds):
+    """Writes chunk to a non-blocking sock until the server stops reading
+    (no room for 0.2 s), limit bytes, or seconds; returns the bytes written."""
+    pushed, deadline = 0, time.monotonic() + seconds
+    while pushed < limit and time.monotonic() < deadline:
+        _, w, _ = select.select([], [sock], [], 0.2)
+        if not w:
+            break
+        try:
+            pushed += sock.send(chunk)
+        except BlockingIOError:
+            pass
+    return pushed
+
+
+def test_never_reading_peers_do_not_stall_others():
+    """Six peers send probes and read nothing, on a ring of 4 buffers: a
+    send that waited on its peer would hold a ring buffer each and starve
+    the ring.  Another peer is still answered at once."""
+    require_uring()
+    with uring_server("--uring-buffers", "4", "--uring-buffer-size", "1024",
+                      "--max-output", "64k") as srv:
+        hogs = []
+        chunk = b"".join(probes(0, 64, 64))
+        try:
+            for _ in range(6):
+                h = tcp_connect(LO, srv.tcp_port)
+                h.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                h.setblocking(False)
+                hogs.append(h)
+                assert fill_until_stopped(h, chunk, 4 << 20, 5) > 0
+            with tcp_connect(LO, srv.tcp_port) as s:
+                t0 = time.monotonic()
+                for p in probes(9000, 20, 64):
+                    s.sendall(p)
+                    check_reply(p, recv_frame(s, timeout=2)["raw"])
+                assert time.monotonic() - t0 < 5, "the other peer was stalled"
+        finally:
+            for h in hogs:
+                h.close()
+
+
+def test_ten_thousand_connections():
+    """10,000 connections at once, each answered; reports the server's
+    user-space memory per idle connection (RSS growth / connections)."""
+    require_uring()
+    n = 10000
+    if raise_nofile(n + 200) < n + 200:
+        raise SkipTest("RLIMIT_NOFILE too low for %d connections" % n)
+    with uring_server("--max-clients", str(n + 100), "--max-clients-per-source",
+                      str(n + 100), "-q", nofile=n + 500) as srv:
+        base_kb = rss_kb(srv.pid)
+        socks = []
+        try:
+            deadline = time.monotonic() + 60
+            for i in range(n):
+                assert time.monotonic() < deadline, "connecting took too long"
+                socks.append(tcp_connect(LO, srv.tcp_port))
+            # One probe each, all written first, then every reply read.
+            frames = [build_frame(seq=i, t1=time.time_ns()) for i in range(n)]
+            for s, f in zip(socks, frames):
+                s.sendall(f)
+            for s, f in zip(socks, frames):
+                check_reply(f, recv_frame(s, timeout=max(1, deadline - time.monotonic()))["raw"])
+            time.sleep(0.2)
+            per_conn = (rss_kb(srv.pid) - base_kb) * 1024 / n
+            print("# %d connections answered; server RSS grew %.0f bytes per idle "
+                  "connection" % (n, per_conn))
+            # The struct and its kernel-side socket are not user memory;
+            # this bounds what tsecho itself keeps per connection.
+            assert per_conn < 4096, "%.0f bytes per idle connection" % per_conn
+        finally:
+            for s in socks:
+                s.close()
+
+
+def test_fallback_when_seccomp_denies_io_uring():
+    """With io_uring_setup denied (EPERM, as Docker's profile does), the
+    default engine says why in one line, runs on epoll and serves; asking
+    for io_uring by name fails with exit 1 instead."""
+    require_uring()
+    if not os.access(HELPER, os.X_OK):
+        raise SkipTest("tests/helpers/deny_uring not built")
+    with Server("--no-udp", wrap=(HELPER,)) as srv:
+        assert srv.lines()[0].startswith("engine epoll "), srv.lines()[:2]
+        with tcp_connect(LO, srv.tcp_port) as s:
+            p = build_frame(seq=5, t1=time.time_ns())
+            s.sendall(p)
+            check_reply(p, recv_frame(s)["raw"])
+        srv.stop()  # every line read
+        why = [l for l in srv.stderr_lines() if "io_uring" in l]
+        assert len(why) == 1 and "Operation not permitted" in why[0] \
+            and "falling back to epoll" in why[0], srv.stderr_lines()
+    r = subprocess.run([HELPER, require_binary(), "server", "--engine", "io_uring",
+                        "-l", LO, "-p", "0"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 1, (r.returncode, r.stderr)
+    assert "cannot start the io_uring engine" in r.stderr \
+        and "Operation not permitted" in r.stderr, r.stderr
