@@ -16,7 +16,7 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-int ts_builtin_start(struct ts_builtin *b)
+int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns)
 {
 	int rc;
 
@@ -32,6 +32,8 @@ int ts_builtin_start(struct ts_builtin *b)
 	b->cfg.idle_timeout_ns = 0;
 	b->cfg.quiet = 1;
 	b->cfg.log_format = TS_LOG_TEXT;
+	b->cfg.uring_buffers = 64; /* a few clients: no need for the default pool */
+	b->cfg.busy_poll_ns = busy_poll_ns;
 	/* Quiet still logs the listening lines: nobody wants them here. */
 	b->log = fopen("/dev/null", "w");
 	if (!b->log) {

@@ -110,14 +110,14 @@ static int send_all(struct client *c, const uint8_t *buf, size_t len)
 
 /* Reads into c->in until done(c) says how long the answer is, within the
  * timeout; *t4 are the times of the read that completed it. */
-static int read_answer(struct client *c, size_t (*done)(const struct client *c),
-		       int64_t *t4_mono_ns, int64_t *t4_wall_ns)
+static int read_answer(struct client *c, size_t (*done)(const struct client *c), int64_t *t4_raw_ns,
+		       int64_t *t4_wall_ns)
 {
-	int64_t deadline_mono_ns = ts_mono_ns() + c->timeout_ns;
+	int64_t deadline_raw_ns = ts_raw_ns() + c->timeout_ns;
 	uint8_t buf[65536];
 
 	while (done(c) == 0) {
-		int rc = ts_wait_fd(c->fd, POLLIN, deadline_mono_ns - ts_mono_ns());
+		int rc = ts_wait_fd(c->fd, POLLIN, deadline_raw_ns - ts_raw_ns());
 		ssize_t n;
 
 		if (rc == -EINTR && interrupted)
@@ -127,7 +127,7 @@ static int read_answer(struct client *c, size_t (*done)(const struct client *c),
 		if (rc < 0)
 			continue;
 		n = recv(c->fd, buf, sizeof buf, 0);
-		*t4_mono_ns = ts_mono_ns();
+		*t4_raw_ns = ts_raw_ns();
 		*t4_wall_ns = ts_wall_ns();
 		if (n == 0)
 			return fail(EXIT_LOST, c->where, "connection closed by");
@@ -202,7 +202,7 @@ static int exchange_binary(struct client *c, const char *msg, size_t len)
 	};
 	struct ts_sample s = { .seq = c->seq, .server_times = 1 };
 	uint8_t *frame = malloc(TS_PROTO_HDR_LEN + len);
-	int64_t t1_mono_ns, t4_mono_ns = 0;
+	int64_t t1_raw_ns, t4_raw_ns = 0;
 	struct ts_proto_hdr reply;
 	int rc;
 
@@ -210,21 +210,21 @@ static int exchange_binary(struct client *c, const char *msg, size_t len)
 		return fail(EXIT_LOST, NULL, "out of memory");
 	memcpy(frame + TS_PROTO_HDR_LEN, msg, len);
 	ts_session_sent(&c->sess, c->seq);
-	t1_mono_ns = ts_mono_ns();
+	t1_raw_ns = ts_raw_ns();
 	s.t1_wall_ns = ts_wall_ns();
 	h.t1_wall_ns = (uint64_t)s.t1_wall_ns;
 	ts_proto_encode_hdr(frame, &h);
 	rc = send_all(c, frame, h.frame_len);
 	free(frame);
 	if (rc == EXIT_OK)
-		rc = read_answer(c, frame_done, &t4_mono_ns, &s.t4_wall_ns);
+		rc = read_answer(c, frame_done, &t4_raw_ns, &s.t4_wall_ns);
 	if (rc != EXIT_OK)
 		return rc;
 	if (ts_proto_decode(ts_buf_bytes(&c->in), c->in.len, TS_PROTO_FRAME_MAX, &reply, NULL) !=
 		TS_DECODE_OK ||
 	    reply.type != TS_MSG_REPLY || reply.seq != c->seq || reply.frame_len != h.frame_len)
 		return fail(EXIT_LOST, c->where, "unexpected answer from");
-	s.rtt_ns = t4_mono_ns - t1_mono_ns;
+	s.rtt_ns = t4_raw_ns - t1_raw_ns;
 	s.t2_wall_ns = (int64_t)reply.t2_wall_ns;
 	s.t3_wall_ns = (int64_t)reply.t3_wall_ns;
 	print_time(s.t4_wall_ns);
@@ -246,13 +246,13 @@ static int exchange_text(struct client *c, const char *msg, size_t len)
 	int n;
 	size_t line_len, out_len;
 	struct ts_sample s = { .seq = ++c->seq, .server_times = 1 };
-	int64_t t1_mono_ns, t4_mono_ns = 0;
+	int64_t t1_raw_ns, t4_raw_ns = 0;
 	uint8_t *out;
 	const uint8_t *line, *colon;
 	int rc;
 
 	ts_session_sent(&c->sess, c->seq);
-	t1_mono_ns = ts_mono_ns();
+	t1_raw_ns = ts_raw_ns();
 	s.t1_wall_ns = ts_wall_ns();
 	n = ts_format_wall(t1, sizeof t1, s.t1_wall_ns);
 	/* The seed's message, "<send time>:<message>", and a line end so that
@@ -268,7 +268,7 @@ static int exchange_text(struct client *c, const char *msg, size_t len)
 	rc = send_all(c, out, out_len);
 	free(out);
 	if (rc == EXIT_OK)
-		rc = read_answer(c, line_done, &t4_mono_ns, &s.t4_wall_ns);
+		rc = read_answer(c, line_done, &t4_raw_ns, &s.t4_wall_ns);
 	if (rc != EXIT_OK)
 		return rc;
 	line = ts_buf_bytes(&c->in);
@@ -277,7 +277,7 @@ static int exchange_text(struct client *c, const char *msg, size_t len)
 	if (!colon || ts_text_parse_time(line, (size_t)(colon - line), &s.t2_wall_ns) != 0)
 		return fail(EXIT_LOST, c->where, "unexpected answer from");
 	s.t3_wall_ns = s.t2_wall_ns;
-	s.rtt_ns = t4_mono_ns - t1_mono_ns;
+	s.rtt_ns = t4_raw_ns - t1_raw_ns;
 	print_time(s.t4_wall_ns);
 	putchar(':');
 	fwrite(line, 1, line_len - 1, stdout);

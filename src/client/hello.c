@@ -20,7 +20,7 @@ enum ts_hello_result ts_hello(int fd, int64_t timeout_ns, char *error, size_t er
 {
 	uint8_t answer[ANSWER_MAX];
 	size_t len = 0;
-	int64_t deadline_mono_ns = ts_mono_ns() + timeout_ns;
+	int64_t deadline_raw_ns = ts_raw_ns() + timeout_ns;
 
 	/* A fresh connection's send buffer takes eight bytes at once. */
 	if (send(fd, TS_HELLO_ASK, strlen(TS_HELLO_ASK), MSG_NOSIGNAL) !=
@@ -29,7 +29,7 @@ enum ts_hello_result ts_hello(int fd, int64_t timeout_ns, char *error, size_t er
 		return TS_HELLO_FAILED;
 	}
 	while (len < sizeof answer) {
-		int rc = ts_wait_fd(fd, POLLIN, deadline_mono_ns - ts_mono_ns());
+		int rc = ts_wait_fd(fd, POLLIN, deadline_raw_ns - ts_raw_ns());
 		ssize_t n;
 
 		if (rc == -EINTR) {

@@ -47,7 +47,7 @@ static int connect_send(struct ts_pinger *p, uint64_t seq)
 		return -1;
 	}
 	p->connect_seq = seq;
-	ts_pinger_sent(p, seq, ts_mono_ns(), ts_wall_ns());
+	ts_pinger_sent(p, seq, ts_raw_ns(), ts_wall_ns());
 	if (connect(fd, (struct sockaddr *)&p->target.addr, p->target.addr_len) == 0 ||
 	    errno == EINPROGRESS) {
 		/* Writable when the handshake is done (at once if it was). */
@@ -61,7 +61,7 @@ static int connect_send(struct ts_pinger *p, uint64_t seq)
 
 static int connect_ready(struct ts_pinger *p, short revents)
 {
-	int64_t done_mono_ns = ts_mono_ns();
+	int64_t done_raw_ns = ts_raw_ns();
 	int64_t done_wall_ns = ts_wall_ns();
 	const struct ts_send_slot *slot = ts_pinger_slot(p, p->connect_seq);
 	int err = 0;
@@ -73,7 +73,7 @@ static int connect_ready(struct ts_pinger *p, short revents)
 	if (err == 0 && slot) {
 		struct ts_sample s = {
 			.seq = p->connect_seq,
-			.rtt_ns = done_mono_ns - slot->mono_ns,
+			.rtt_ns = done_raw_ns - slot->raw_ns,
 			.t1_wall_ns = slot->wall_ns,
 			.t4_wall_ns = done_wall_ns,
 		};

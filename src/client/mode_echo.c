@@ -31,7 +31,7 @@ static int echo_send(struct ts_pinger *p, uint64_t seq)
 	size_t size = p->opt->size;
 
 	echo_fill(p->scratch, size, seq);
-	ts_pinger_sent(p, seq, ts_mono_ns(), ts_wall_ns());
+	ts_pinger_sent(p, seq, ts_raw_ns(), ts_wall_ns());
 	if (!p->opt->udp)
 		return ts_pinger_write(p, p->scratch, size);
 	if (send(p->fd, p->scratch, size, 0) < 0 && errno == ECONNREFUSED) {
@@ -55,7 +55,7 @@ static uint64_t echo_seq(struct ts_pinger *p, const uint8_t *buf)
 	return seq;
 }
 
-static void take_echo(struct ts_pinger *p, const uint8_t *buf, int64_t t4_mono_ns,
+static void take_echo(struct ts_pinger *p, const uint8_t *buf, int64_t t4_raw_ns,
 		      int64_t t4_wall_ns)
 {
 	struct ts_sample s = { .seq = echo_seq(p, buf) };
@@ -70,30 +70,30 @@ static void take_echo(struct ts_pinger *p, const uint8_t *buf, int64_t t4_mono_n
 		p->mismatched++;
 		return;
 	}
-	s.rtt_ns = t4_mono_ns - slot->mono_ns;
+	s.rtt_ns = t4_raw_ns - slot->raw_ns;
 	s.t1_wall_ns = slot->wall_ns;
 	s.t4_wall_ns = t4_wall_ns;
 	ts_pinger_got(p, &s, p->opt->size);
 }
 
-static long parse_echoes(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+static long parse_echoes(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 			 int64_t t4_wall_ns)
 {
 	size_t used = 0;
 
 	while (len - used >= p->opt->size) {
-		take_echo(p, buf + used, t4_mono_ns, t4_wall_ns);
+		take_echo(p, buf + used, t4_raw_ns, t4_wall_ns);
 		used += p->opt->size;
 	}
 	return (long)used;
 }
 
 /* One datagram: an echo of ours has the size we sent. */
-static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 			  int64_t t4_wall_ns)
 {
 	if (len == p->opt->size)
-		take_echo(p, buf, t4_mono_ns, t4_wall_ns);
+		take_echo(p, buf, t4_raw_ns, t4_wall_ns);
 	else
 		p->mismatched++;
 }

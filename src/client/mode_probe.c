@@ -41,10 +41,10 @@ static int probe_send(struct ts_pinger *p, uint64_t seq)
 		.frame_len = (uint32_t)p->opt->size,
 		.seq = seq,
 	};
-	int64_t mono_ns = ts_mono_ns();
+	int64_t raw_ns = ts_raw_ns();
 
 	/* t1 as late as possible before the send. */
-	h.t1_wall_ns = (uint64_t)ts_pinger_sent(p, seq, mono_ns, ts_wall_ns());
+	h.t1_wall_ns = (uint64_t)ts_pinger_sent(p, seq, raw_ns, ts_wall_ns());
 	ts_proto_encode_hdr(p->scratch, &h);
 	if (!p->opt->udp)
 		return ts_pinger_write(p, p->scratch, p->opt->size);
@@ -64,7 +64,7 @@ static int probe_send(struct ts_pinger *p, uint64_t seq)
 
 /* One reply frame at buf; -1 when it is an error frame or not a reply. */
 static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_proto_hdr *h,
-		      int64_t t4_mono_ns, int64_t t4_wall_ns)
+		      int64_t t4_raw_ns, int64_t t4_wall_ns)
 {
 	const struct ts_send_slot *slot = ts_pinger_slot(p, h->seq);
 	struct ts_sample s;
@@ -83,7 +83,7 @@ static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_p
 	if (!slot)
 		return 0; /* not ours, or from long ago */
 	s.seq = h->seq;
-	s.rtt_ns = t4_mono_ns - slot->mono_ns;
+	s.rtt_ns = t4_raw_ns - slot->raw_ns;
 	s.t1_wall_ns = (int64_t)h->t1_wall_ns;
 	s.t2_wall_ns = (int64_t)h->t2_wall_ns;
 	s.t3_wall_ns = (int64_t)h->t3_wall_ns;
@@ -93,7 +93,7 @@ static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_p
 	return 0;
 }
 
-static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 			 int64_t t4_wall_ns)
 {
 	size_t used = 0;
@@ -108,7 +108,7 @@ static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, in
 			snprintf(p->error, sizeof p->error, "malformed reply from the server");
 			return -1;
 		}
-		if (take_reply(p, buf + used, &h, t4_mono_ns, t4_wall_ns) != 0)
+		if (take_reply(p, buf + used, &h, t4_raw_ns, t4_wall_ns) != 0)
 			return -1;
 		used += h.frame_len;
 	}
@@ -116,7 +116,7 @@ static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, in
 }
 
 /* One datagram: a whole reply frame, or not ours and ignored. */
-static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 			  int64_t t4_wall_ns)
 {
 	struct ts_proto_hdr h;
@@ -124,7 +124,7 @@ static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, i
 	if (ts_proto_decode(buf, len, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK ||
 	    h.frame_len != len || h.type != TS_MSG_REPLY)
 		return;
-	take_reply(p, buf, &h, t4_mono_ns, t4_wall_ns);
+	take_reply(p, buf, &h, t4_raw_ns, t4_wall_ns);
 }
 
 static int probe_ready(struct ts_pinger *p, short revents)

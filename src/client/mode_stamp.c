@@ -27,13 +27,13 @@ static int stamp_start(struct ts_pinger *p)
 static int stamp_send(struct ts_pinger *p, uint64_t seq)
 {
 	struct ts_stamp_sender s = { 0 };
-	int64_t mono_ns = ts_mono_ns();
+	int64_t raw_ns = ts_raw_ns();
 
 	memset(p->scratch, 0, p->opt->size);
 	/* STAMP counts from 0; our sequence numbers from 1. */
 	s.seq = (uint32_t)(seq - 1);
 	s.ee = ts_stamp_local_ee();
-	s.timestamp = ts_ntp_from_unix_ns(ts_pinger_sent(p, seq, mono_ns, ts_wall_ns()));
+	s.timestamp = ts_ntp_from_unix_ns(ts_pinger_sent(p, seq, raw_ns, ts_wall_ns()));
 	ts_stamp_sender_encode(p->scratch, &s);
 	if (send(p->fd, p->scratch, p->opt->size, 0) < 0 && errno == ECONNREFUSED) {
 		ts_pinger_unreachable(p, seq); /* an earlier probe's error */
@@ -51,7 +51,7 @@ static int64_t to_unix_ns(uint64_t ts, uint16_t ee_bits)
 	return ee.ptp ? ts_ptp_to_unix_ns(ts, TAI_UTC_S) : ts_ntp_to_unix_ns(ts);
 }
 
-static void take(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+static void take(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 		 int64_t t4_wall_ns)
 {
 	struct ts_stamp_reflector r;
@@ -64,7 +64,7 @@ static void take(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4
 	slot = ts_pinger_slot(p, s.seq);
 	if (!slot)
 		return;
-	s.rtt_ns = t4_mono_ns - slot->mono_ns;
+	s.rtt_ns = t4_raw_ns - slot->raw_ns;
 	s.t1_wall_ns = slot->wall_ns;
 	s.t2_wall_ns = to_unix_ns(r.rx_timestamp, r.ee);
 	s.t3_wall_ns = to_unix_ns(r.timestamp, r.ee);

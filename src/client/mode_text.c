@@ -23,8 +23,8 @@ static int text_start(struct ts_pinger *p)
 static int text_send(struct ts_pinger *p, uint64_t seq)
 {
 	char head[64];
-	int64_t mono_ns = ts_mono_ns();
-	int64_t wall_ns = ts_pinger_sent(p, seq, mono_ns, ts_wall_ns());
+	int64_t raw_ns = ts_raw_ns();
+	int64_t wall_ns = ts_pinger_sent(p, seq, raw_ns, ts_wall_ns());
 	int n = ts_format_wall(head, sizeof head, wall_ns);
 	size_t len;
 
@@ -39,7 +39,7 @@ static int text_send(struct ts_pinger *p, uint64_t seq)
 }
 
 /* One answer line: "<server time>:<t1>:seq=N ...\n". */
-static int take_line(struct ts_pinger *p, const uint8_t *line, size_t len, int64_t t4_mono_ns,
+static int take_line(struct ts_pinger *p, const uint8_t *line, size_t len, int64_t t4_raw_ns,
 		     int64_t t4_wall_ns)
 {
 	const uint8_t *colon = memchr(line, ':', len);
@@ -57,7 +57,7 @@ static int take_line(struct ts_pinger *p, const uint8_t *line, size_t len, int64
 	slot = ts_pinger_slot(p, s.seq);
 	if (!slot)
 		return 0;
-	s.rtt_ns = t4_mono_ns - slot->mono_ns;
+	s.rtt_ns = t4_raw_ns - slot->raw_ns;
 	s.t1_wall_ns = slot->wall_ns;
 	s.t2_wall_ns = server_ns;
 	s.t3_wall_ns = server_ns;
@@ -70,7 +70,7 @@ bad:
 	return -1;
 }
 
-static long parse_lines(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+static long parse_lines(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 			int64_t t4_wall_ns)
 {
 	size_t used = 0;
@@ -82,7 +82,7 @@ static long parse_lines(struct ts_pinger *p, const uint8_t *buf, size_t len, int
 		if (!lf)
 			break;
 		n = (size_t)(lf - (buf + used)) + 1;
-		if (take_line(p, buf + used, n, t4_mono_ns, t4_wall_ns) != 0)
+		if (take_line(p, buf + used, n, t4_raw_ns, t4_wall_ns) != 0)
 			return -1;
 		used += n;
 	}

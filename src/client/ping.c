@@ -56,6 +56,9 @@ static const char usage[] =
     "      --echo            against an RFC 862 echo service: RTT only\n"
     "      --stamp           STAMP (RFC 8762) to any STAMP or TWAMP-Light reflector\n"
     "      --synced          trust both clocks: raw one-way delays\n"
+    "      --busy-poll[=DUR] ping-pong: spin on the socket for the reply for DUR\n"
+    "                        (default 50us) before sleeping; the built-in server\n"
+    "                        busy-polls its ring too\n"
     "  -q, --quiet           only the summary\n"
     "      --json            the summary as JSON (docs/ping.md)\n"
     "      --samples         with --json: every probe's timestamps\n"
@@ -75,6 +78,7 @@ enum {
 	OPT_SAMPLES,
 	OPT_STAMP,
 	OPT_REPORT,
+	OPT_BUSY_POLL,
 };
 
 static const struct option options[] = {
@@ -98,6 +102,7 @@ static const struct option options[] = {
 	{ "samples", no_argument, NULL, OPT_SAMPLES },
 	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -232,6 +237,12 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, struct pi
 			break;
 		case OPT_REPORT:
 			opt->report_path = optarg;
+			break;
+		case OPT_BUSY_POLL:
+			opt->busy_poll_ns = 50 * TS_NS_PER_US;
+			if (optarg &&
+			    ts_parse_duration_ns(optarg, 1, TS_NS_PER_S, &opt->busy_poll_ns) != 0)
+				return bad_value("--busy-poll", optarg, "want a duration, 1ns..1s");
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -398,7 +409,7 @@ static int write_html(const struct ts_pinger *p, int64_t duration_ns, FILE *f, i
 static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 {
 	const struct ts_ping_opts *opt = p->opt;
-	int64_t start_mono_ns;
+	int64_t start_raw_ns;
 	int rc;
 
 	if (p->mode->start(p) != 0) {
@@ -412,11 +423,11 @@ static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 	if (!opt->quiet && !opt->json)
 		printf("TSECHO PING %s (%s, %s): %" PRIu64 " bytes\n", p->target.addr_text,
 		       opt->udp ? "udp" : "tcp", p->mode->name, opt->size);
-	start_mono_ns = ts_mono_ns();
+	start_raw_ns = ts_raw_ns();
 	rc = ts_pinger_run(p, &stop_requested);
 	if (rc != 0)
 		fprintf(stderr, "tsecho ping: %s: %s\n", p->target.addr_text, p->error);
-	*duration_ns = ts_mono_ns() - start_mono_ns;
+	*duration_ns = ts_raw_ns() - start_raw_ns;
 	print_report(p, *duration_ns);
 	if (p->mismatched > 0) {
 		snprintf(p->error, sizeof p->error, "%" PRIu64 " answers were not the bytes sent",
@@ -474,7 +485,7 @@ static int prepare(struct ts_ping_opts *opt, const struct ping_cli *cli, struct 
 static int use_builtin(struct ts_ping_opts *opt, struct ts_target *target,
 		       struct ts_builtin *builtin)
 {
-	if (ts_builtin_start(builtin) != 0)
+	if (ts_builtin_start(builtin, opt->busy_poll_ns) != 0)
 		return -1;
 	ts_target_parse(target, "127.0.0.1", (uint16_t)builtin->port);
 	if (opt->count == 0)

@@ -22,11 +22,11 @@ enum {
 	DATAGRAMS_PER_READY = 64, /* a bounded share of work per wake-up */
 };
 
-int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns)
+int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t raw_ns, int64_t wall_ns)
 {
 	struct ts_send_slot *slot = &p->slots[seq % p->window];
 
-	slot->mono_ns = mono_ns;
+	slot->raw_ns = raw_ns;
 	slot->wall_ns = wall_ns;
 	slot->failed = 0;
 	ts_session_sent(&p->sess, seq);
@@ -159,10 +159,10 @@ int ts_pinger_write(struct ts_pinger *p, const void *data, size_t len)
 
 int ts_pinger_read_stream(struct ts_pinger *p,
 			  long (*parse)(struct ts_pinger *p, const uint8_t *buf, size_t len,
-					int64_t t4_mono_ns, int64_t t4_wall_ns))
+					int64_t t4_raw_ns, int64_t t4_wall_ns))
 {
 	ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, 0);
-	int64_t t4_mono_ns = ts_mono_ns();
+	int64_t t4_raw_ns = ts_raw_ns();
 	int64_t t4_wall_ns = ts_wall_ns();
 	long used;
 
@@ -178,7 +178,7 @@ int ts_pinger_read_stream(struct ts_pinger *p,
 	}
 	if (p->in.len == 0) {
 		/* The common case: whole replies straight from the read. */
-		used = parse(p, p->scratch, (size_t)n, t4_mono_ns, t4_wall_ns);
+		used = parse(p, p->scratch, (size_t)n, t4_raw_ns, t4_wall_ns);
 		if (used < 0)
 			return -1;
 		if (ts_buf_append(&p->in, p->scratch + used, (size_t)n - (size_t)used, 2 * OUT_MAX))
@@ -187,7 +187,7 @@ int ts_pinger_read_stream(struct ts_pinger *p,
 	}
 	if (ts_buf_append(&p->in, p->scratch, (size_t)n, 2 * OUT_MAX) != 0)
 		goto too_big;
-	used = parse(p, ts_buf_bytes(&p->in), p->in.len, t4_mono_ns, t4_wall_ns);
+	used = parse(p, ts_buf_bytes(&p->in), p->in.len, t4_raw_ns, t4_wall_ns);
 	if (used < 0)
 		return -1;
 	ts_buf_consume(&p->in, (size_t)used);
@@ -201,7 +201,7 @@ int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take)
 {
 	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
 		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
-		int64_t t4_mono_ns = ts_mono_ns();
+		int64_t t4_raw_ns = ts_raw_ns();
 		int64_t t4_wall_ns = ts_wall_ns();
 
 		if (n < 0) {
@@ -212,7 +212,7 @@ int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take)
 				ts_pinger_unreachable(p, p->sess.next_seq);
 			continue;
 		}
-		take(p, p->scratch, (size_t)n, t4_mono_ns, t4_wall_ns);
+		take(p, p->scratch, (size_t)n, t4_raw_ns, t4_wall_ns);
 	}
 	return 0;
 }
@@ -252,14 +252,14 @@ static int64_t jitter_ns(struct ts_pinger *p)
 
 /* The first probe not yet answered or given up on, from *oldest on;
  * prints a line for each one that timed out. */
-static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int64_t now_mono_ns)
+static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int64_t now_raw_ns)
 {
 	while (*oldest < next_seq) {
 		const struct ts_send_slot *slot = ts_pinger_slot(p, *oldest);
 		char why[64];
 
 		if (slot && !slot->failed && !ts_session_answered(&p->sess, *oldest)) {
-			if (slot->mono_ns + p->opt->timeout_ns > now_mono_ns)
+			if (slot->raw_ns + p->opt->timeout_ns > now_raw_ns)
 				return;
 			snprintf(why, sizeof why, "no reply within %.3f s",
 				 (double)p->opt->timeout_ns / TS_NS_PER_S);
@@ -269,52 +269,68 @@ static void expire(struct ts_pinger *p, uint64_t *oldest, uint64_t next_seq, int
 	}
 }
 
+/* --busy-poll: asks the socket, without sleeping, whether the reply is
+ * there, for up to spin_ns; the read that follows then finds it without a
+ * wake-up. */
+static void spin_for_reply(struct ts_pinger *p, int64_t spin_ns)
+{
+	int64_t until_raw_ns = ts_raw_ns() + spin_ns;
+	char b;
+
+	while (ts_raw_ns() < until_raw_ns) {
+		ssize_t n = recv(p->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+		if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+			return; /* a reply, the end, or an error: the read sees it */
+	}
+}
+
 int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop)
 {
 	const struct ts_ping_opts *opt = p->opt;
 	uint64_t next_seq = 1, oldest = 1;
-	int64_t next_send_mono_ns = ts_mono_ns();
-	int64_t end_mono_ns =
-	    opt->deadline_ns > 0 ? next_send_mono_ns + opt->deadline_ns : INT64_MAX;
+	int64_t next_send_raw_ns = ts_raw_ns();
+	int64_t end_raw_ns = opt->deadline_ns > 0 ? next_send_raw_ns + opt->deadline_ns : INT64_MAX;
 
 	while (!atomic_load(stop)) {
-		int64_t now_mono_ns = ts_mono_ns();
+		int64_t now_raw_ns = ts_raw_ns();
 		int done_sending = opt->count && next_seq > opt->count;
 		/* Ping-pong and one-at-a-time modes wait for the last probe
 		 * to be answered or given up on. */
 		int gated = (opt->interval_ns == 0 || p->mode->one_at_a_time) && oldest < next_seq;
-		int64_t wake_mono_ns = INT64_MAX;
+		int64_t wake_raw_ns = INT64_MAX;
 		struct pollfd pfd;
 		int rc;
 
-		if (now_mono_ns >= end_mono_ns)
+		if (now_raw_ns >= end_raw_ns)
 			return 0; /* -w: the deadline ends the run, as in ping(8) */
-		expire(p, &oldest, next_seq, now_mono_ns);
+		expire(p, &oldest, next_seq, now_raw_ns);
 		gated = gated && oldest < next_seq;
 		if (done_sending && oldest >= next_seq)
 			return 0;
-		if (!done_sending && !gated && now_mono_ns >= next_send_mono_ns) {
+		if (!done_sending && !gated && now_raw_ns >= next_send_raw_ns) {
 			if (p->mode->send(p, next_seq++) != 0)
 				return -1;
-			next_send_mono_ns += opt->interval_ns + jitter_ns(p);
+			next_send_raw_ns += opt->interval_ns + jitter_ns(p);
 			/* Late (a stall, a slow reply): no burst to catch up. */
-			if (next_send_mono_ns < now_mono_ns)
-				next_send_mono_ns = now_mono_ns;
+			if (next_send_raw_ns < now_raw_ns)
+				next_send_raw_ns = now_raw_ns;
 			continue;
 		}
 		if (!done_sending && !gated)
-			wake_mono_ns = next_send_mono_ns;
-		if (end_mono_ns < wake_mono_ns)
-			wake_mono_ns = end_mono_ns;
+			wake_raw_ns = next_send_raw_ns;
+		if (end_raw_ns < wake_raw_ns)
+			wake_raw_ns = end_raw_ns;
 		if (oldest < next_seq) {
 			const struct ts_send_slot *slot = ts_pinger_slot(p, oldest);
-			if (slot && slot->mono_ns + opt->timeout_ns < wake_mono_ns)
-				wake_mono_ns = slot->mono_ns + opt->timeout_ns;
+			if (slot && slot->raw_ns + opt->timeout_ns < wake_raw_ns)
+				wake_raw_ns = slot->raw_ns + opt->timeout_ns;
 		}
 		if (p->blocking && gated && p->out.len == 0) {
 			/* Ping-pong: wait in the read itself, one system call
 			 * fewer per round trip than poll + read (it times out
 			 * by SO_RCVTIMEO so the loop can still expire). */
+			if (opt->busy_poll_ns > 0)
+				spin_for_reply(p, opt->busy_poll_ns);
 			if (p->mode->ready(p, POLLIN) != 0)
 				return -1;
 			continue;
@@ -324,7 +340,7 @@ int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop)
 		if (p->out.len > 0)
 			pfd.events |= POLLOUT;
 		pfd.revents = 0;
-		rc = poll(&pfd, pfd.events ? 1 : 0, ts_ms_until(wake_mono_ns, now_mono_ns, 1000));
+		rc = poll(&pfd, pfd.events ? 1 : 0, ts_ms_until(wake_raw_ns, now_raw_ns, 1000));
 		if (rc < 0 && errno != EINTR) {
 			snprintf(p->error, sizeof p->error, "poll: %s", strerror(errno));
 			return -1;
@@ -346,7 +362,7 @@ int ts_pinger_init(struct ts_pinger *p, const struct ts_ping_opts *opt, const st
 	p->opt = opt;
 	p->mode = mode;
 	p->fd = -1;
-	p->rng = (uint64_t)ts_mono_ns() ^ (uint64_t)(uintptr_t)p;
+	p->rng = (uint64_t)ts_raw_ns() ^ (uint64_t)(uintptr_t)p;
 	if (p->rng == 0)
 		p->rng = 1;
 	p->scratch_cap = opt->size > 65536 ? opt->size : 65536;

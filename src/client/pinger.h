@@ -37,6 +37,7 @@ struct ts_ping_opts {
 	 * TS_SEQ_WINDOW (0: that): a reply or timeout older than this many
 	 * probes goes unseen, so it must cover timeout / interval. */
 	uint32_t window;
+	int64_t busy_poll_ns; /* ping-pong: spin on the socket this long first */
 };
 
 /* Optional observers of a session (tsecho probe's counters), called from
@@ -75,7 +76,7 @@ extern const struct ts_mode ts_mode_stamp;
 
 /* When each probe in the sequence window was sent. */
 struct ts_send_slot {
-	int64_t mono_ns;
+	int64_t raw_ns;
 	int64_t wall_ns;
 	int failed; /* known lost already (ts_pinger_failed): do not wait */
 };
@@ -94,7 +95,7 @@ struct ts_pinger {
 	uint8_t *scratch;  /* one read, or one probe to send */
 	size_t scratch_cap;
 	uint64_t connect_seq; /* --connect: the probe under way */
-	int64_t connect_start_mono_ns;
+	int64_t connect_start_raw_ns;
 	int stamp_stateful;        /* a reflector's count differed from ours */
 	uint64_t stamp_reflected;  /* the reflector's highest count + 1 */
 	uint64_t mismatched;       /* --echo: answers that are not our bytes */
@@ -119,7 +120,7 @@ void ts_pinger_fini(struct ts_pinger *p);
 int ts_pinger_run(struct ts_pinger *p, const atomic_int *stop);
 
 /* Records that seq left now; returns its wall-clock send time (t1). */
-int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t mono_ns, int64_t wall_ns);
+int64_t ts_pinger_sent(struct ts_pinger *p, uint64_t seq, int64_t raw_ns, int64_t wall_ns);
 
 /* UDP: an ICMP port unreachable came back (ECONNREFUSED on the socket).
  * It answers the newest probe before before_seq still waiting, which is
@@ -149,10 +150,10 @@ int ts_pinger_flush(struct ts_pinger *p);
  * or -1 with p->error set (connection closed or broken, or parse failed). */
 int ts_pinger_read_stream(struct ts_pinger *p,
 			  long (*parse)(struct ts_pinger *p, const uint8_t *buf, size_t len,
-					int64_t t4_mono_ns, int64_t t4_wall_ns));
+					int64_t t4_raw_ns, int64_t t4_wall_ns));
 
 /* What a datagram mode does with one datagram, read at t4. */
-typedef void ts_datagram_fn(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_mono_ns,
+typedef void ts_datagram_fn(struct ts_pinger *p, const uint8_t *buf, size_t len, int64_t t4_raw_ns,
 			    int64_t t4_wall_ns);
 
 /* Reads the datagrams waiting on p->fd (a bounded number) and hands each
