@@ -4,14 +4,15 @@
 # measured three ways side by side in one run:
 #
 #   tsecho    `tsecho ping -i 0 -s 64 -c COUNT -q --json` against
-#             `tsecho server`; its rtt_ms.p50
+#             `tsecho server` (its default engine, io_uring); its rtt_ms.p50
+#   busy      the same with --busy-poll on both ends (neither sleeps)
 #   sockperf  `sockperf ping-pong --tcp -m 64` against `sockperf server`; its
 #             50th percentile, which is of RTT/2, doubled
 #   floor     bench/pp_floor.c: a blocking client/server pair with no framing,
 #             the least a user-space TCP round trip can cost here
 #
 # Targets (printed as PASS/FAIL, for information): tsecho's median within 10%
-# of the floor, and not above sockperf's. Runs rotate the order of the three
+# of the floor, and not above sockperf's; busy's at most 0.7 of sockperf's. Runs rotate the order of the three
 # (run 1: tsecho, sockperf, floor; run 2: sockperf, floor, tsecho; ...) so
 # drift on a noisy machine hits all alike; the medians of the per-run medians
 # are compared.
@@ -162,11 +163,17 @@ start_sockperf_server() {
 # Each measure_* runs one server + client pair and appends
 # "NAME RUN MEDIAN_US P99_US SAMPLES" to $tmp/results.
 
-measure_tsecho() {
-	local run=$1 json fields
-	start_server tsecho "$tsecho" server -q -l 127.0.0.1 -p 0 --no-udp
+measure_tsecho() { tsecho_pair tsecho "$1"; }
+measure_busy() { tsecho_pair busy "$1" --busy-poll; }
+
+# tsecho_pair NAME RUN [OPTION]: tsecho ping against tsecho server, both
+# given OPTION.
+tsecho_pair() {
+	local name=$1 run=$2 json fields
+	shift 2
+	start_server tsecho "$tsecho" server -q -l 127.0.0.1 -p 0 --no-udp "$@"
 	if ! json=$(timeout -k 2 "$client_limit_s" "${pin_client[@]}" "$tsecho" ping -i 0 -s "$size" -c "$count" -q \
-		--json "127.0.0.1:$server_port" 2>"$tmp/ping.err"); then
+		--json "$@" "127.0.0.1:$server_port" 2>"$tmp/ping.err"); then
 		cat "$tmp/ping.err" >&2
 		printf '%s\n' "$json" | head -c 2000 >&2
 		die "tsecho ping failed in run $run (exit status above 0, or no end within ${client_limit_s}s)"
@@ -194,7 +201,7 @@ print("%.3f %.3f %d" % (r["p50"] * 1e3, r["p99"] * 1e3, got))
 		echo >&2
 		die "tsecho ping --json in run $run: unexpected output (above)"
 	fi
-	echo "tsecho $run $fields" >>"$tmp/results"
+	echo "$name $run $fields" >>"$tmp/results"
 }
 
 measure_sockperf() {
@@ -238,7 +245,7 @@ measure_floor() {
 	echo "floor $run ${BASH_REMATCH[1]} ${BASH_REMATCH[2]} ${BASH_REMATCH[3]}" >>"$tmp/results"
 }
 
-columns=(tsecho)
+columns=(tsecho busy)
 ((have_sockperf)) && columns+=(sockperf)
 columns+=(floor)
 
@@ -282,29 +289,35 @@ function verdict(ok) {
 }
 END {
 	print "median RTT per run, microseconds (sockperf: its RTT/2 median, doubled)"
-	printf "%-8s %12s %12s %12s\n", "run", "tsecho", "sockperf", "floor"
+	printf "%-8s %12s %12s %12s %12s\n", "run", "tsecho", "busy", "sockperf", "floor"
 	for (r = 1; r <= runs; r++) {
-		printf "%-8d %s %s %s\n", r, cell("tsecho", r), cell("sockperf", r), cell("floor", r)
+		printf "%-8d %s %s %s %s\n", r, cell("tsecho", r), cell("busy", r), cell("sockperf", r), \
+			cell("floor", r)
 		mt[r] = m["tsecho", r]; pt[r] = p["tsecho", r]
+		mb[r] = m["busy", r]; pb[r] = p["busy", r]
 		mf[r] = m["floor", r]; pf[r] = p["floor", r]
 		rf[r] = mt[r] / mf[r]
 		if (have_sp) {
 			ms[r] = m["sockperf", r]; ps[r] = p["sockperf", r]
 			rs[r] = mt[r] / ms[r]
+			rb[r] = mb[r] / ms[r]
 		}
 	}
-	t = median(mt, runs); f = median(mf, runs)
-	tp = median(pt, runs); fp = median(pf, runs)
+	t = median(mt, runs); f = median(mf, runs); b = median(mb, runs)
+	tp = median(pt, runs); fp = median(pf, runs); bp = median(pb, runs)
 	if (have_sp) { s = median(ms, runs); sp = median(ps, runs) }
-	printf "%-8s %12.3f %12s %12.3f\n", "median", t, have_sp ? sprintf("%.3f", s) : "-", f
-	printf "%-8s %12.3f %12s %12.3f   (median over runs of each run'"'"'s p99, for context)\n", \
-		"p99", tp, have_sp ? sprintf("%.3f", sp) : "-", fp
+	printf "%-8s %12.3f %12.3f %12s %12.3f\n", "median", t, b, have_sp ? sprintf("%.3f", s) : "-", f
+	printf "%-8s %12.3f %12.3f %12s %12.3f   (median over runs of each run'"'"'s p99, for context)\n", \
+		"p99", tp, bp, have_sp ? sprintf("%.3f", sp) : "-", fp
 	print ""
 	printf "tsecho/floor:    %.3f  target <= 1.10: %s   (median of per-run ratios %.3f)\n", \
 		t / f, verdict(t <= 1.10 * f), median(rf, runs)
 	if (have_sp)
 		printf "tsecho/sockperf: %.3f  target <= 1.00: %s   (median of per-run ratios %.3f)\n", \
 			t / s, verdict(t <= s), median(rs, runs)
+	if (have_sp)
+		printf "busy/sockperf:   %.3f  target <= 0.70: %s   (median of per-run ratios %.3f)\n", \
+			b / s, verdict(b <= 0.70 * s), median(rb, runs)
 	else
 		print "tsecho/sockperf: skipped (no sockperf)"
 }' "$tmp/results"

@@ -19,6 +19,8 @@
 #   BASE=PATH     another tsecho binary to compare with (optional)
 #   COUNT=N       messages per run (default 20000)
 #   TRANSPORT=T   tcp (default) or udp
+#   ENGINES="..." also run the current binary on each of these engines
+#                 (--engine), for instance "io_uring epoll poll select"
 # Exit status: 0 when everything ran, 1 otherwise.
 set -euo pipefail
 
@@ -89,6 +91,9 @@ plain=$(instructions "$tsecho")
 report "current" "$plain"
 metrics=$(instructions "$tsecho" --metrics 127.0.0.1:0)
 report "current --metrics" "$metrics"
+for engine in ${ENGINES:-}; do
+	report "current --engine $engine" "$(instructions "$tsecho" --engine "$engine")"
+done
 if [[ -n $base ]]; then
 	old=$(instructions "$base")
 	report "BASE" "$old"

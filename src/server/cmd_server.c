@@ -308,6 +308,10 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 		fprintf(stderr, "tsecho server: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (cfg->busy_poll_ns > 0 && cfg->engine && strcmp(cfg->engine, "io_uring") != 0) {
+		fprintf(stderr, "tsecho server: --busy-poll needs the io_uring engine\n");
+		return 2;
+	}
 	if (!cfg->tcp && !cfg->udp) {
 		fprintf(stderr, "tsecho server: --no-tcp and --no-udp leave nothing to serve\n");
 		return 2;

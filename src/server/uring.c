@@ -29,6 +29,7 @@
 #include "uring.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,8 +53,8 @@ enum {
 	BGID = 1,
 	DEFAULT_BUFFERS = 1024,
 	DEFAULT_BUFFER_SIZE = 8192,
-	DRAIN_ROUNDS = 20, /* at shutdown, waits of DRAIN_WAIT_MS */
-	DRAIN_WAIT_MS = 50,
+	REAP_SHARE = 4 * BATCH, /* completions handled per wait, at most */
+	DRAIN_MS = 2000,        /* at shutdown, for the last completions */
 };
 
 /* What a completion is for: the low bits of its user_data. */
@@ -511,8 +512,9 @@ static void feed_starved(struct ts_uring *u)
 	}
 }
 
-/* Handles every completion waiting; how many or -errno. */
-static int reap(struct ts_uring *u)
+/* Handles the completions waiting, up to share of them; how many, or
+ * -errno. */
+static int reap(struct ts_uring *u, int share)
 {
 	struct io_uring_cqe *cqes[BATCH];
 	int total = 0;
@@ -528,8 +530,8 @@ static int reap(struct ts_uring *u)
 		}
 		io_uring_cq_advance(&u->ring, n);
 		total += (int)n;
-		if (total >= 4 * BATCH)
-			break; /* a bounded share; the rest on the next round */
+		if (total >= share)
+			break; /* the rest on the next round */
 	}
 	feed_starved(u);
 	return total;
@@ -579,8 +581,14 @@ int ts_uring_run_once(struct ts_uring *u, int timeout_ms)
 						      timeout_ms >= 0 ? &ts : NULL, NULL);
 		if (rc < 0 && rc != -ETIME && rc != -EINTR)
 			return rc;
+		/* A quiet tick: run the nested loop once, without waiting.
+		 * Besides what it finds, this lets valgrind deliver a signal:
+		 * it does so only in the calls it knows may block, and
+		 * io_uring_enter is not one of them. */
+		if (rc == -ETIME && (rc = ts_evloop_run_once(u->srv->loop, 0)) < 0)
+			return rc;
 	}
-	rc = reap(u);
+	rc = reap(u, REAP_SHARE);
 	if (rc >= 0 && io_uring_submit(&u->ring) < 0)
 		return -errno;
 	return rc;
@@ -764,13 +772,14 @@ static void drain(struct ts_uring *u)
 		io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
 		io_uring_sqe_set_data64(sqe, udata(NULL, TAG_NONE));
 	}
-	for (int i = 0; i < DRAIN_ROUNDS && u->zombies > 0; i++) {
+	for (int64_t end_mono_ns = ts_mono_ns() + DRAIN_MS * TS_NS_PER_MS;
+	     u->zombies > 0 && ts_mono_ns() < end_mono_ns;) {
 		struct io_uring_cqe *cqe;
-		struct __kernel_timespec ts = { .tv_nsec = DRAIN_WAIT_MS * TS_NS_PER_MS };
+		struct __kernel_timespec ts = { .tv_nsec = 50 * TS_NS_PER_MS };
 		int rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
 		if (rc < 0 && rc != -ETIME && rc != -EINTR)
 			break;
-		reap(u);
+		reap(u, INT_MAX);
 	}
 }
 

@@ -67,6 +67,16 @@ def test_engine_line_names_the_setup():
         assert "CQ entries" in first, first
 
 
+def test_engine_options_refused_where_they_mean_nothing():
+    """Bad ring sizes and --busy-poll on a readiness engine: one line, exit 2."""
+    for args, want in ((("--uring-buffers", "1000"), "power of two"),
+                       (("--uring-buffer-size", "10"), "64..1m"),
+                       (("--busy-poll=2s",), "1ns..1s"),
+                       (("--engine", "epoll", "--busy-poll"), "needs the io_uring engine")):
+        code, out, err = run_cli("server", "-p", "0", *args)
+        assert code == 2 and want in err and len(err.splitlines()) == 1, (args, code, err)
+
+
 def test_tiny_ring_many_clients():
     """200 clients at once on a ring of 4 buffers of 256 bytes: each sends 10
     probes of 100 bytes in one write (so frames straddle buffers and the
