@@ -17,8 +17,11 @@
 #define TS_ADDR_TEXT_MAX 72
 
 /* A socket of type SOCK_STREAM or SOCK_DGRAM bound to sa, listening when it
- * is a stream.  v6only applies to IPv6 sockets (IPV6_V6ONLY). */
-int ts_net_bind(const struct sockaddr *sa, socklen_t sa_len, int type, int v6only, int backlog);
+ * is a stream.  v6only applies to IPv6 sockets (IPV6_V6ONLY); reuseport
+ * sets SO_REUSEPORT, so that sockets of one process's threads share the
+ * port and the kernel spreads peers over them. */
+int ts_net_bind(const struct sockaddr *sa, socklen_t sa_len, int type, int v6only, int backlog,
+		int reuseport);
 
 /* accept(2), non-blocking and close-on-exec; -EAGAIN when none is pending. */
 int ts_net_accept(int listen_fd, struct sockaddr_storage *peer, socklen_t *peer_len);

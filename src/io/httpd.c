@@ -75,7 +75,7 @@ int ts_httpd_listen(const char *addr, int *gai_err)
 	if (*gai_err != 0)
 		return -ENOENT;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = ts_net_bind(ai->ai_addr, ai->ai_addrlen, SOCK_STREAM, 1, 64);
+		fd = ts_net_bind(ai->ai_addr, ai->ai_addrlen, SOCK_STREAM, 1, 64, 0);
 		if (fd >= 0)
 			break;
 	}

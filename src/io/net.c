@@ -41,7 +41,8 @@ int ts_net_set_nodelay(int fd)
 	return 0;
 }
 
-int ts_net_bind(const struct sockaddr *sa, socklen_t sa_len, int type, int v6only, int backlog)
+int ts_net_bind(const struct sockaddr *sa, socklen_t sa_len, int type, int v6only, int backlog,
+		int reuseport)
 {
 	int one = 1;
 	int fd = socket(sa->sa_family, type, 0);
@@ -54,6 +55,15 @@ int ts_net_bind(const struct sockaddr *sa, socklen_t sa_len, int type, int v6onl
 	/* A restarted server must not wait for old connections' TIME_WAIT. */
 	if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0)
 		goto fail_errno;
+#ifdef SO_REUSEPORT
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail_errno;
+#else
+	if (reuseport) {
+		rc = -EOPNOTSUPP;
+		goto fail;
+	}
+#endif
 	if (sa->sa_family == AF_INET6) {
 		int v = v6only ? 1 : 0;
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, sizeof v) != 0)

@@ -63,6 +63,9 @@ static const char usage[] =
     "                           io_uring: bytes each (default 8k, 64..1m)\n"
     "      --busy-poll[=DUR]    io_uring: after the last completion poll the ring this\n"
     "                           long before sleeping (default 50us; off without it)\n"
+    "      --threads N          N reactors, each with its own ring or loop and its own\n"
+    "                           SO_REUSEPORT sockets on the main port (default 1, at\n"
+    "                           most 64); the limits are shared out among them\n"
     "  -h, --help               this help\n"
     "\n"
     "SIZE takes k and m suffixes; DUR takes ns, us, ms, s, m, h (default s).\n"
@@ -92,6 +95,7 @@ enum {
 	OPT_URING_BUFFERS,
 	OPT_URING_BUFFER_SIZE,
 	OPT_BUSY_POLL,
+	OPT_THREADS,
 };
 
 static const struct option options[] = {
@@ -119,6 +123,7 @@ static const struct option options[] = {
 	{ "uring-buffers", required_argument, NULL, OPT_URING_BUFFERS },
 	{ "uring-buffer-size", required_argument, NULL, OPT_URING_BUFFER_SIZE },
 	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
+	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -168,6 +173,11 @@ static int parse_engine_opt(int opt, const char *arg, struct ts_server_config *c
 		cfg->busy_poll_ns = 50 * TS_NS_PER_US;
 		if (arg && ts_parse_duration_ns(arg, 1, TS_NS_PER_S, &cfg->busy_poll_ns) != 0)
 			return bad_value("--busy-poll", arg, "want a duration, 1ns..1s");
+		break;
+	case OPT_THREADS:
+		if (ts_parse_u64(arg, 1, TS_SERVER_MAX_THREADS, &v) != 0)
+			return bad_value("--threads", arg, "want a whole number, 1..64");
+		cfg->threads = (int)v;
 		break;
 	}
 	return -1;
@@ -291,6 +301,7 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 		case OPT_URING_BUFFERS:
 		case OPT_URING_BUFFER_SIZE:
 		case OPT_BUSY_POLL:
+		case OPT_THREADS:
 			if ((rc = parse_engine_opt(c, optarg, cfg)) >= 0)
 				return rc;
 			break;
@@ -319,9 +330,9 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 	return -1;
 }
 
-/* The server the signal handlers stop; a signal that comes before it
- * exists is remembered. */
-static struct ts_server *volatile running;
+/* The servers the signal handlers stop; a signal that comes before they
+ * exist is remembered. */
+static struct ts_reactors *volatile running;
 static volatile sig_atomic_t stop_requested;
 
 static void on_stop_signal(int sig)
@@ -329,7 +340,7 @@ static void on_stop_signal(int sig)
 	(void)sig;
 	stop_requested = 1;
 	if (running)
-		ts_server_stop(running);
+		ts_reactors_stop(running);
 }
 
 int ts_cmd_server(int argc, char **argv)
@@ -370,13 +381,13 @@ int ts_cmd_server(int argc, char **argv)
 		fprintf(stderr, "tsecho server: cannot set up signals: %s\n", strerror(errno));
 		return 1;
 	}
-	running = ts_server_start(&cfg, (int)nofile, stdout);
+	running = ts_reactors_start(&cfg, (int)nofile, stdout);
 	if (!running)
 		return 1;
 	if (stop_requested)
-		ts_server_stop(running);
-	rc = ts_server_run(running);
-	ts_server_free(running, rc == 0);
+		ts_reactors_stop(running);
+	rc = ts_reactors_run(running);
+	ts_reactors_free(running, rc == 0);
 	running = NULL;
 	return rc == 0 ? 0 : 1;
 }

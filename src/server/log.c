@@ -57,16 +57,25 @@ static void put_json_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* A line is written under the stream's lock, in one piece, though the
+ * reactors of --threads share the stream. */
+static void line_begin(struct ts_log *log)
+{
+	flockfile(log->out);
+}
+
 static void line_end(struct ts_log *log)
 {
 	fputc('\n', log->out);
 	/* Every line goes out at once: tests and log collectors read it
 	 * live, and the rate limit keeps the cost bounded. */
 	fflush(log->out);
+	funlockfile(log->out);
 }
 
 void ts_log_engine(struct ts_log *log, const char *name, const char *kind, const char *setup)
 {
+	line_begin(log);
 	if (log->format == TS_LOG_JSON)
 		fprintf(log->out,
 			"{\"event\":\"engine\",\"name\":\"%s\",\"kind\":\"%s\",\"setup\":\"%s\"}",
@@ -81,6 +90,7 @@ void ts_log_listening(struct ts_log *log, const char *proto, const struct sockad
 	char addr[TS_ADDR_TEXT_MAX];
 
 	ts_net_addr_text(sa, addr, sizeof addr);
+	line_begin(log);
 	if (log->format == TS_LOG_JSON)
 		fprintf(log->out, "{\"event\":\"listening\",\"proto\":\"%s\",\"addr\":\"%s\"}",
 			proto, addr);
@@ -98,6 +108,7 @@ static void peer_event(struct ts_log *log, const struct sockaddr *peer, const ch
 	if (!take_token(log))
 		return;
 	ts_net_addr_ip(peer, ip, sizeof ip, &port);
+	line_begin(log);
 	if (log->format == TS_LOG_JSON) {
 		fprintf(log->out, "{\"event\":\"%s\",\"ip\":\"%s\",\"port\":%u", event, ip, port);
 		if (reason)
@@ -134,6 +145,7 @@ void ts_log_message(struct ts_log *log, const struct sockaddr *peer, const char 
 	ts_net_addr_text(peer, addr, sizeof addr);
 	ts_format_wall(when, sizeof when, wall_ns);
 	ts_text_escape(text, sizeof text, msg, len);
+	line_begin(log);
 	if (log->format == TS_LOG_JSON) {
 		fprintf(log->out,
 			"{\"event\":\"message\",\"proto\":\"%s\",\"peer\":\"%s\",\"time\":%s,"
@@ -151,6 +163,7 @@ void ts_log_event(struct ts_log *log, const char *what)
 {
 	if (!take_token(log))
 		return;
+	line_begin(log);
 	if (log->format == TS_LOG_JSON) {
 		fputs("{\"event\":\"notice\",\"what\":", log->out);
 		put_json_str(log->out, what);
@@ -166,6 +179,7 @@ void ts_log_summary(struct ts_log *log, const struct ts_server_stats *st, int64_
 	double uptime_s = (double)uptime_ns / TS_NS_PER_S;
 	struct ts_server_totals t = ts_server_stats_totals(st);
 
+	line_begin(log);
 	if (log->format == TS_LOG_JSON)
 		fprintf(log->out,
 			"{\"event\":\"summary\",\"connections\":%" PRIu64 ",\"rejected\":%" PRIu64
@@ -187,6 +201,7 @@ void ts_log_tick(struct ts_log *log, int64_t now_mono_ns)
 {
 	if (log->suppressed == 0 || now_mono_ns - log->reported_mono_ns < TS_NS_PER_S)
 		return;
+	line_begin(log);
 	if (log->format == TS_LOG_JSON)
 		fprintf(log->out, "{\"event\":\"suppressed\",\"lines\":%" PRIu64 "}",
 			log->suppressed);

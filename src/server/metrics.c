@@ -47,6 +47,33 @@ struct ts_server_totals ts_server_stats_totals(const struct ts_server_stats *st)
 	return t;
 }
 
+void ts_server_stats_add(struct ts_server_stats *dst, const struct ts_server_stats *src)
+{
+	dst->conns_total += src->conns_total;
+	dst->conns_current += src->conns_current;
+	for (int p = 0; p < TS_STAT_PROTOS; p++) {
+		for (int x = 0; x < TS_STAT_TRANSPORTS; x++) {
+			dst->traffic[p][x].messages += src->traffic[p][x].messages;
+			dst->traffic[p][x].bytes_in += src->traffic[p][x].bytes_in;
+			dst->traffic[p][x].bytes_out += src->traffic[p][x].bytes_out;
+		}
+	}
+	for (int k = 0; k < TS_ERR_KINDS; k++)
+		dst->errors[k] += src->errors[k];
+	for (int k = 0; k < TS_LIMITS; k++)
+		dst->limits[k] += src->limits[k];
+	for (int b = 0; b <= TS_RESIDENCE_BOUNDS; b++)
+		dst->residence_counts[b] += src->residence_counts[b];
+	dst->residence.count += src->residence.count;
+	dst->residence.sum_s += src->residence.sum_s;
+}
+
+void ts_server_stats_copy(struct ts_server_stats *dst, const struct ts_server_stats *src)
+{
+	ts_server_stats_init(dst, src->start_wall_ns);
+	ts_server_stats_add(dst, src);
+}
+
 void ts_server_stats_residence(struct ts_server_stats *st, int64_t t2_wall_ns, int64_t t3_wall_ns)
 {
 	int64_t d = t3_wall_ns - t2_wall_ns;

@@ -76,6 +76,12 @@ struct ts_server_totals {
 void ts_server_stats_init(struct ts_server_stats *st, int64_t start_wall_ns);
 struct ts_server_totals ts_server_stats_totals(const struct ts_server_stats *st);
 
+/* Adds every counter of src to dst (the reactors of --threads). */
+void ts_server_stats_add(struct ts_server_stats *dst, const struct ts_server_stats *src);
+
+/* Copies src to dst, whose histogram then counts in dst's own buckets. */
+void ts_server_stats_copy(struct ts_server_stats *dst, const struct ts_server_stats *src);
+
 /* Records one reply's residence time, t3 - t2 (wall clock, ns). */
 void ts_server_stats_residence(struct ts_server_stats *st, int64_t t2_wall_ns, int64_t t3_wall_ns);
 

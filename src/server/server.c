@@ -31,6 +31,7 @@ enum {
 	PORT_RETRIES = 20,
 	TICK_MS = 1000, /* the loop wakes at least this often */
 };
+#define PUBLISH_NS (100 * TS_NS_PER_MS)
 
 static void on_wake(struct ts_evloop *loop, int fd, int events, void *arg)
 {
@@ -90,7 +91,8 @@ static int bind_one(struct ts_server *srv, struct sockaddr *sa, socklen_t len, i
 	if (srv->n_listeners >= (int)(sizeof srv->listeners / sizeof srv->listeners[0]))
 		return -EMFILE;
 	ts_net_set_port(sa, *port);
-	fd = ts_net_bind(sa, len, type, v6only, BACKLOG);
+	fd =
+	    ts_net_bind(sa, len, type, v6only, BACKLOG, srv->cfg->threads > 1 && role == ROLE_MAIN);
 	if (fd < 0)
 		return fd;
 	l = &srv->listeners[srv->n_listeners++];
@@ -245,7 +247,8 @@ static int start_listeners(struct ts_server *srv)
 				strerror(rc ? -rc : errno));
 			return -1;
 		}
-		ts_log_listening(&srv->log, listener_name(l), (struct sockaddr *)&ss);
+		if (srv->cfg->reactor == 0)
+			ts_log_listening(&srv->log, listener_name(l), (struct sockaddr *)&ss);
 		if (l->type == SOCK_DGRAM)
 			ts_guard_own_port(&srv->guard, (uint16_t)ts_net_local_port(l->fd));
 	}
@@ -255,8 +258,42 @@ static int start_listeners(struct ts_server *srv)
 static int render_metrics(struct ts_buf *body, void *arg)
 {
 	struct ts_server *srv = arg;
+	struct ts_server_stats sum;
 
-	return ts_server_metrics_render(body, &srv->stats, ts_httpd_stats(srv->metrics));
+	if (srv->n_peers == 0)
+		return ts_server_metrics_render(body, &srv->stats, ts_httpd_stats(srv->metrics));
+	ts_server_stats_copy(&sum, &srv->stats);
+	for (int i = 0; i < srv->n_peers; i++) {
+		struct ts_server *peer = srv->peers[i];
+		pthread_mutex_lock(&peer->pub_lock);
+		ts_server_stats_add(&sum, &peer->pub);
+		pthread_mutex_unlock(&peer->pub_lock);
+	}
+	return ts_server_metrics_render(body, &sum, ts_httpd_stats(srv->metrics));
+}
+
+void ts_server_set_peers(struct ts_server *srv, struct ts_server *const *peers, int n)
+{
+	srv->peers = peers;
+	srv->n_peers = n;
+}
+
+/* A reactor past the first: its counters, for the first's metrics. */
+static void publish(struct ts_server *srv, int64_t now_mono_ns)
+{
+	if (srv->cfg->reactor == 0 || now_mono_ns - srv->pub_mono_ns < PUBLISH_NS)
+		return;
+	pthread_mutex_lock(&srv->pub_lock);
+	ts_server_stats_copy(&srv->pub, &srv->stats);
+	pthread_mutex_unlock(&srv->pub_lock);
+	srv->pub_mono_ns = now_mono_ns;
+}
+
+void ts_server_merge_into(struct ts_server *into, struct ts_server *from)
+{
+	close_listeners(from);
+	ts_tcp_close_all(from);
+	ts_server_stats_add(&into->stats, &from->stats);
 }
 
 /* The --metrics endpoint, on the server's own loop. */
@@ -304,6 +341,20 @@ int ts_server_has_engine(const char *name)
 	return ts_evloop_has(name);
 }
 
+/* The engine line, from the first reactor only, with how many there are. */
+static void log_engine(struct ts_server *srv, const char *name, const char *kind, const char *setup)
+{
+	char buf[256];
+
+	if (srv->cfg->reactor > 0)
+		return;
+	if (srv->cfg->threads > 1) {
+		snprintf(buf, sizeof buf, "%s, %d reactors", setup, srv->cfg->threads);
+		setup = buf;
+	}
+	ts_log_engine(&srv->log, name, kind, setup);
+}
+
 /* Starts the engine cfg->engine names.  The default is io_uring where this
  * build has it; when the ring cannot be set up it falls back to epoll and
  * says why in one line, unless io_uring was asked for by name. */
@@ -330,8 +381,7 @@ static int start_engine(struct ts_server *srv, int max_fds)
 		srv->uring = ts_uring_new(srv, &why);
 		if (srv->uring) {
 			srv->tcp = &ts_tcp_uring;
-			ts_log_engine(&srv->log, "io_uring", "completion ring",
-				      ts_uring_setup(srv->uring));
+			log_engine(srv, "io_uring", "completion ring", ts_uring_setup(srv->uring));
 			return 0;
 		}
 		if (name) {
@@ -339,11 +389,13 @@ static int start_engine(struct ts_server *srv, int max_fds)
 				why);
 			return -1;
 		}
-		fprintf(stderr, "tsecho server: io_uring unavailable (%s): falling back to epoll\n",
-			why);
+		if (srv->cfg->reactor == 0)
+			fprintf(stderr,
+				"tsecho server: io_uring unavailable (%s): falling back to epoll\n",
+				why);
 	}
 #endif
-	ts_log_engine(&srv->log, ts_evloop_name(srv->loop), "readiness loop", "level-triggered");
+	log_engine(srv, ts_evloop_name(srv->loop), "readiness loop", "level-triggered");
 	return 0;
 }
 
@@ -377,6 +429,7 @@ int ts_server_run(struct ts_server *srv)
 			srv->tcp->listen(srv, 1);
 		}
 		ts_log_tick(&srv->log, now_mono_ns);
+		publish(srv, now_mono_ns);
 	}
 	return 0;
 }
@@ -394,7 +447,9 @@ struct ts_server *ts_server_start(const struct ts_server_config *cfg, int max_fd
 	srv->reserve_fd = -1;
 	srv->wake_pipe[0] = srv->wake_pipe[1] = -1;
 	srv->start_mono_ns = ts_mono_ns();
+	pthread_mutex_init(&srv->pub_lock, NULL);
 	ts_server_stats_init(&srv->stats, ts_wall_ns());
+	ts_server_stats_init(&srv->pub, srv->stats.start_wall_ns);
 	ts_log_init(&srv->log, log_out, cfg->log_format, cfg->quiet);
 	srv->rx_cap = RX_CAP > cfg->max_message ? RX_CAP : cfg->max_message;
 	/* Room for replies up to max_output plus one more, the largest. */
@@ -466,5 +521,6 @@ void ts_server_free(struct ts_server *srv, int summary)
 	ts_guard_fini(&srv->guard);
 	free(srv->rx);
 	free(srv->tx);
+	pthread_mutex_destroy(&srv->pub_lock);
 	free(srv);
 }

@@ -39,6 +39,9 @@ struct ts_server_config {
 	unsigned uring_buffers;   /* provided buffers in the ring, a power of two; 0: 1024 */
 	size_t uring_buffer_size; /* bytes each; 0: 8192 */
 	int64_t busy_poll_ns;     /* io_uring: poll the ring this long before sleeping */
+	int threads;              /* --threads: reactors sharing the main port; 0: 1 */
+	int reactor;              /* which one this is; past 0: no start-up lines, and
+				   * no STAMP, echo or metrics (the first has them) */
 };
 
 /* Whether this build has the engine called name (io_uring, epoll, poll,
@@ -66,6 +69,26 @@ int ts_server_port(const struct ts_server *srv);
 /* Closes every connection and listener, logs the summary when asked, and
  * frees srv.  NULL is fine. */
 void ts_server_free(struct ts_server *srv, int summary);
+
+/* --threads N: N servers, the reactors, each with its own ring or loop and
+ * its own SO_REUSEPORT sockets on the main port, sharing nothing; the
+ * first also serves STAMP, echo and the metrics, which add every reactor's
+ * counters up, as the summary does (reactors.c). */
+#define TS_SERVER_MAX_THREADS 64
+struct ts_reactors;
+struct ts_reactors *ts_reactors_start(const struct ts_server_config *cfg, int max_fds,
+				      FILE *log_out);
+/* Runs the first reactor on the calling thread and the others on threads
+ * of their own, until ts_reactors_stop; 0, or -1 when one failed. */
+int ts_reactors_run(struct ts_reactors *r);
+/* Safe in a signal handler. */
+void ts_reactors_stop(struct ts_reactors *r);
+void ts_reactors_free(struct ts_reactors *r, int summary);
+
+/* For reactors.c: makes srv's metrics add peers' counters to its own, and
+ * at the end takes from's counters into into's (closing from). */
+void ts_server_set_peers(struct ts_server *srv, struct ts_server *const *peers, int n);
+void ts_server_merge_into(struct ts_server *into, struct ts_server *from);
 
 /* The `tsecho server` command: parses argv, runs. */
 int ts_cmd_server(int argc, char **argv);

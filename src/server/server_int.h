@@ -3,6 +3,7 @@
 #ifndef TSECHO_SERVER_INT_H
 #define TSECHO_SERVER_INT_H
 
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,6 +90,15 @@ struct ts_server {
 	volatile sig_atomic_t stop;
 	int wake_pipe[2];
 	int64_t start_mono_ns;
+
+	/* --threads: the first reactor renders the metrics of all (peers);
+	 * the others publish a copy of their counters for it (pub, under
+	 * pub_lock) every PUBLISH_NS at most. */
+	struct ts_server *const *peers;
+	int n_peers;
+	pthread_mutex_t pub_lock;
+	struct ts_server_stats pub;
+	int64_t pub_mono_ns;
 };
 
 /* tcp.c, the readiness engines; arg is the struct listener (main or echo

@@ -875,3 +875,49 @@ def test_engine_option_and_select_limit():
                 s.close()
         shed = scrape(srv).ivalue("tsecho_server_connections_rejected_total", reason="fds")
         assert shed >= n - 1024, "%d peers past FD_SETSIZE, %d shed" % (n - 1024, shed)
+
+
+def test_threads_share_the_port():
+    """--threads 3: three reactors on one port, one engine line and one
+    listening line per socket; every TCP and UDP probe is answered, and
+    the metrics and the summary add the reactors' counts up."""
+    from test_metrics import metrics_server, scrape
+    n_tcp, n_udp = 40, 20
+    with metrics_server("--threads", "3") as srv:
+        lines = srv.lines()
+        assert ENGINE_RE.match(lines[0].replace(", 3 reactors)", ")")) \
+            and lines[0].endswith(", 3 reactors)"), lines[0]
+        assert sum(l.startswith("listening on tcp ") for l in lines) == 1, lines
+        deadline = time.monotonic() + 5   # the threads start after these lines
+        while len(os.listdir("/proc/%d/task" % srv.pid)) < 3:
+            assert time.monotonic() < deadline, "fewer than 3 threads"
+            time.sleep(0.05)
+        socks = [tcp_connect(LO, srv.tcp_port) for _ in range(n_tcp)]
+        try:
+            for i, s in enumerate(socks):
+                p = build_frame(seq=i, t1=time.time_ns())
+                s.sendall(p)
+                check_reply(p, recv_frame(s)["raw"])
+        finally:
+            for s in socks:
+                s.close()
+        for i in range(n_udp):   # a socket each: the kernel spreads 4-tuples
+            with udp_socket(LO) as u:
+                p = build_frame(seq=i, t1=time.time_ns())
+                u.sendto(p, (LO, srv.udp_port))
+                check_reply(p, u.recvfrom(65536)[0])
+        deadline = time.monotonic() + 5
+        while True:   # the other reactors publish their counts every 100 ms
+            page = scrape(srv)
+            got = (page.ivalue("tsecho_server_messages_total", protocol="binary",
+                               transport="tcp"),
+                   page.ivalue("tsecho_server_messages_total", protocol="binary",
+                               transport="udp"))
+            if got == (n_tcp, n_udp) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert got == (n_tcp, n_udp), got
+        assert page.ivalue("tsecho_server_connections_total") == n_tcp
+        assert srv.stop() == 0
+        sm = summary_of(srv)
+        assert sm["messages"] == n_tcp + n_udp and sm["connections"] == n_tcp, sm
