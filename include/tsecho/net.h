@@ -16,6 +16,10 @@
 /* Longest "[ipv6%scope]:65535" text, NUL included. */
 #define TS_ADDR_TEXT_MAX 72
 
+/* Whether sa is on this host's loopback: 127.0.0.0/8, ::1, or an IPv4
+ * loopback address mapped into IPv6. */
+int ts_net_is_loopback(const struct sockaddr *sa);
+
 /* A socket of type SOCK_STREAM or SOCK_DGRAM bound to sa, listening when it
  * is a stream.  v6only applies to IPv6 sockets (IPV6_V6ONLY); reuseport
  * sets SO_REUSEPORT, so that sockets of one process's threads share the

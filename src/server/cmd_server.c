@@ -63,6 +63,9 @@ static const char usage[] =
     "                           io_uring: bytes each (default 8k, 64..1m)\n"
     "      --busy-poll[=DUR]    io_uring: after the last completion poll the ring this\n"
     "                           long before sleeping (default 50us; off without it)\n"
+    "      --zerocopy MODE      io_uring: send probe replies with SEND_ZC: auto (the\n"
+    "                           default: replies of 16k or more to other hosts), on,\n"
+    "                           or off\n"
     "      --threads N          N reactors, each with its own ring or loop and its own\n"
     "                           SO_REUSEPORT sockets on the main port (default 1, at\n"
     "                           most 64); the limits are shared out among them\n"
@@ -96,6 +99,7 @@ enum {
 	OPT_URING_BUFFER_SIZE,
 	OPT_BUSY_POLL,
 	OPT_THREADS,
+	OPT_ZEROCOPY,
 };
 
 static const struct option options[] = {
@@ -124,6 +128,7 @@ static const struct option options[] = {
 	{ "uring-buffer-size", required_argument, NULL, OPT_URING_BUFFER_SIZE },
 	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "zerocopy", required_argument, NULL, OPT_ZEROCOPY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -173,6 +178,16 @@ static int parse_engine_opt(int opt, const char *arg, struct ts_server_config *c
 		cfg->busy_poll_ns = 50 * TS_NS_PER_US;
 		if (arg && ts_parse_duration_ns(arg, 1, TS_NS_PER_S, &cfg->busy_poll_ns) != 0)
 			return bad_value("--busy-poll", arg, "want a duration, 1ns..1s");
+		break;
+	case OPT_ZEROCOPY:
+		if (strcmp(arg, "auto") == 0)
+			cfg->zerocopy = TS_ZEROCOPY_AUTO;
+		else if (strcmp(arg, "on") == 0)
+			cfg->zerocopy = TS_ZEROCOPY_ON;
+		else if (strcmp(arg, "off") == 0)
+			cfg->zerocopy = TS_ZEROCOPY_OFF;
+		else
+			return bad_value("--zerocopy", arg, "want auto, on or off");
 		break;
 	case OPT_THREADS:
 		if (ts_parse_u64(arg, 1, TS_SERVER_MAX_THREADS, &v) != 0)
@@ -302,6 +317,7 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 		case OPT_URING_BUFFER_SIZE:
 		case OPT_BUSY_POLL:
 		case OPT_THREADS:
+		case OPT_ZEROCOPY:
 			if ((rc = parse_engine_opt(c, optarg, cfg)) >= 0)
 				return rc;
 			break;

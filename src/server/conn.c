@@ -357,7 +357,7 @@ int ts_conn_input(struct conn *c, const uint8_t *data, size_t len, int64_t rx_wa
 		  int64_t rx_raw_ns, size_t pending)
 {
 	struct ts_server *srv = c->srv;
-	size_t in_max = srv->cfg->max_message + srv->rx_cap;
+	size_t in_max = srv->cfg->max_message + srv->in_slack;
 	ssize_t used;
 	int rc;
 

@@ -40,6 +40,7 @@ struct uring_conn {
 	bool starved;       /* the receive ended on -ENOBUFS: re-arm later */
 	bool sending;       /* a send is in flight */
 	bool closed;        /* detached: free when refs reach 0 */
+	bool local_peer;    /* on this host: --zerocopy auto sends copies */
 	int send_bid;       /* provided buffer that send is from, or -1: out */
 	uint32_t send_len;  /* bytes of that send */
 	uint32_t send_off;  /* of the buffer */

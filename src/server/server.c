@@ -368,6 +368,7 @@ static int start_engine(struct ts_server *srv, int max_fds)
 #endif
 
 	srv->tcp = &ts_tcp_readiness;
+	srv->in_slack = srv->rx_cap;
 	/* io_uring nests the loop of the other sockets, an epoll one. */
 	srv->loop = ts_evloop_new_named(uring ? "epoll" : name, max_fds);
 	if (!srv->loop) {
@@ -381,6 +382,7 @@ static int start_engine(struct ts_server *srv, int max_fds)
 		srv->uring = ts_uring_new(srv, &why);
 		if (srv->uring) {
 			srv->tcp = &ts_tcp_uring;
+			srv->in_slack = TS_URING_IN_SLACK;
 			log_engine(srv, "io_uring", "completion ring", ts_uring_setup(srv->uring));
 			return 0;
 		}

@@ -67,6 +67,11 @@ struct ts_server {
 	 * time.  rx takes each read; tx collects the replies to it. */
 	uint8_t *rx;
 	size_t rx_cap;
+	/* Input an engine may hand a connection beyond one message after it
+	 * stopped reading from it (ts_conn_input's cap is max_message plus
+	 * this): one read for the readiness engines; on io_uring, what the
+	 * kernel had already posted when the receive was cancelled. */
+	size_t in_slack;
 	uint8_t *tx;
 	size_t tx_cap;
 

@@ -43,6 +43,7 @@
 #include <liburing.h>
 
 #include <tsecho/clock.h>
+#include <tsecho/net.h>
 #include "conn.h"
 
 enum {
@@ -53,6 +54,7 @@ enum {
 	BGID = 1,
 	DEFAULT_BUFFERS = 1024,
 	DEFAULT_BUFFER_SIZE = 8192,
+	ZC_AUTO_MIN = 16384,    /* --zerocopy auto: replies this long or longer */
 	REAP_SHARE = 4 * BATCH, /* completions handled per wait, at most */
 	DRAIN_MS = 2000,        /* at shutdown, for the last completions */
 };
@@ -65,7 +67,15 @@ enum tag {
 	TAG_SEND,   /* struct conn */
 	TAG_LOOP,   /* the nested epoll loop */
 	TAG_LISTEN, /* struct listener: readable, after accept ran out of fds */
+	TAG_ZC,     /* struct zc_slot: a zero-copy send, or its notification */
 	TAG_MASK = 7,
+};
+
+/* A zero-copy send from ring buffer (slot - zc): its buffer stays the
+ * kernel's until the notification, which can come after the connection
+ * has sent again, so the completion names the buffer, not the send. */
+struct zc_slot {
+	struct conn *c;
 };
 
 struct ts_uring {
@@ -85,8 +95,10 @@ struct ts_uring {
 	bool armed[10 * TS_SERVER_MAX_LISTEN];     /* accept or poll, per listener */
 	bool wait_peer[10 * TS_SERVER_MAX_LISTEN]; /* poll, not accept */
 	bool loop_armed;
-	bool ready;   /* set up in full */
-	bool enabled; /* by the thread that serves */
+	struct zc_slot *zc; /* one per ring buffer; NULL: no SEND_ZC */
+	bool zc_fixed;      /* the pool is registered: SEND_ZC from fixed buffers */
+	bool ready;         /* set up in full */
+	bool enabled;       /* by the thread that serves */
 	char setup[192];
 };
 
@@ -230,16 +242,48 @@ static void uring_listen(struct ts_server *srv, int on)
 
 const struct ts_tcp_engine ts_tcp_uring = { uring_send, uring_close, uring_listen };
 
-static bool submit_send(struct conn *c, const uint8_t *p, size_t n, int flags)
+/* Whether c's in-place reply of n bytes goes out zero-copy: always with
+ * --zerocopy on; with auto, a reply of ZC_AUTO_MIN bytes or more to a peer
+ * that is not on this host (over loopback the kernel copies at the
+ * receiving end all the same, so zero copy only adds the notification). */
+static bool use_zc(const struct conn *c, size_t n)
 {
-	struct io_uring_sqe *sqe = get_sqe(c->srv->uring);
+	const struct ts_uring *u = c->srv->uring;
+
+	switch (c->srv->cfg->zerocopy) {
+	case TS_ZEROCOPY_ON:
+		return u->zc != NULL;
+	case TS_ZEROCOPY_AUTO:
+		return u->zc != NULL && n >= ZC_AUTO_MIN && !c->u.local_peer;
+	case TS_ZEROCOPY_OFF:
+		break;
+	}
+	return false;
+}
+
+/* Sends p[0..n) for c; from ring buffer bid (or -1: from out), zero-copy
+ * when zc.  False when c was closed. */
+static bool submit_send(struct conn *c, const uint8_t *p, size_t n, int flags, int bid, bool zc)
+{
+	struct ts_uring *u = c->srv->uring;
+	struct io_uring_sqe *sqe = get_sqe(u);
 
 	if (!sqe) {
 		uring_close(c, "submission queue full");
 		return false;
 	}
-	io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL | flags);
-	io_uring_sqe_set_data64(sqe, udata(c, TAG_SEND));
+	if (zc && u->zc_fixed)
+		io_uring_prep_send_zc_fixed(sqe, c->fd, p, n, MSG_NOSIGNAL | flags, 0, 0);
+	else if (zc)
+		io_uring_prep_send_zc(sqe, c->fd, p, n, MSG_NOSIGNAL | flags, 0);
+	else
+		io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL | flags);
+	if (zc) {
+		u->zc[bid].c = c;
+		io_uring_sqe_set_data64(sqe, udata(&u->zc[bid], TAG_ZC));
+	} else {
+		io_uring_sqe_set_data64(sqe, udata(c, TAG_SEND));
+	}
 	c->u.sending = true;
 	c->u.refs++;
 	return true;
@@ -256,7 +300,7 @@ static void settle(struct conn *c)
 		return;
 	if (!c->u.sending && c->out.len > 0) {
 		c->u.send_bid = -1;
-		if (!submit_send(c, ts_buf_bytes(&c->out), c->out.len, 0))
+		if (!submit_send(c, ts_buf_bytes(&c->out), c->out.len, 0, -1, false))
 			return;
 	}
 	if (want_read && !c->u.recv_armed && !c->u.starved) {
@@ -299,7 +343,7 @@ static bool on_data(struct conn *c, unsigned bid, size_t n)
 		c->u.send_bid = (int)bid;
 		c->u.send_off = 0;
 		c->u.send_len = (uint32_t)used;
-		if (!submit_send(c, p, used, MSG_DONTWAIT)) {
+		if (!submit_send(c, p, used, MSG_DONTWAIT, (int)bid, use_zc(c, used))) {
 			buf_recycle(u, bid);
 			return false;
 		}
@@ -368,10 +412,15 @@ static int keep_unsent(struct conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
-static void on_send(struct ts_uring *u, struct conn *c, int res)
+/* A send completed.  keep_buf: its ring buffer is still the kernel's (a
+ * zero-copy send whose notification is to come), not to be returned yet. */
+static void on_send(struct ts_uring *u, struct conn *c, int res, bool keep_buf)
 {
 	size_t sent = res > 0 ? (size_t)res : 0;
-	int bid = c->u.send_bid;
+	bool from_out = c->u.send_bid < 0;
+	int bid = keep_buf ? -1 : c->u.send_bid;
+	const uint8_t *unsent =
+	    from_out ? NULL : buf_at(u, (unsigned)c->u.send_bid) + c->u.send_off;
 	int rc = 0;
 
 	c->u.sending = false;
@@ -390,11 +439,11 @@ static void on_send(struct ts_uring *u, struct conn *c, int res)
 		return;
 	}
 	ts_conn_traffic(c, 0)->bytes_out += sent;
-	if (bid >= 0) {
+	if (!from_out) {
 		if (sent < c->u.send_len)
-			rc = keep_unsent(c, buf_at(u, (unsigned)bid) + c->u.send_off + sent,
-					 c->u.send_len - sent);
-		buf_recycle(u, (unsigned)bid);
+			rc = keep_unsent(c, unsent + sent, c->u.send_len - sent);
+		if (bid >= 0)
+			buf_recycle(u, (unsigned)bid);
 	} else {
 		ts_buf_consume(&c->out, sent);
 		if (c->out.len == 0 && c->u.next.len > 0) {
@@ -436,6 +485,7 @@ static void on_accept(struct ts_uring *u, struct listener *l, int res, unsigned 
 		/* Gone already (reset before we looked). */
 		close(res);
 	} else if (ts_conn_admit(srv, res, &peer) && (c = ts_conn_new(srv, res, &peer, l->role))) {
+		c->u.local_peer = ts_net_is_loopback((const struct sockaddr *)&peer);
 		ts_conn_opened(c);
 		settle(c);
 	}
@@ -467,8 +517,25 @@ static int dispatch(struct ts_uring *u, struct io_uring_cqe *cqe)
 		on_recv(u, p, cqe->res, cqe->flags);
 		break;
 	case TAG_SEND:
-		on_send(u, p, cqe->res);
+		on_send(u, p, cqe->res, false);
 		break;
+	case TAG_ZC: {
+		struct zc_slot *slot = p;
+		struct conn *c = slot->c;
+		if (cqe->flags & IORING_CQE_F_NOTIF) {
+			/* The kernel is done with the buffer. */
+			buf_recycle(u, (unsigned)(slot - u->zc));
+			c->u.refs--;
+			free_if_done(c);
+		} else {
+			/* With F_MORE a notification follows; it holds c. */
+			bool more = cqe->flags & IORING_CQE_F_MORE;
+			if (more)
+				c->u.refs++;
+			on_send(u, c, cqe->res, more);
+		}
+		break;
+	}
 	case TAG_LISTEN: {
 		struct listener *l = p;
 		int i = (int)(l - u->srv->listeners);
@@ -699,14 +766,40 @@ static int setup_buffers(struct ts_uring *u, const struct ts_server_config *cfg,
 	return 0;
 }
 
+/* SEND_ZC where the kernel has it (Linux 6.0), from the pool registered
+ * as one fixed buffer where the kernel lets us pin it (RLIMIT_MEMLOCK),
+ * else from plain memory. */
+static void setup_zerocopy(struct ts_uring *u, const struct ts_server_config *cfg)
+{
+	struct io_uring_probe *probe;
+	struct iovec iov = { u->bufs, (size_t)u->nbufs * u->buf_size };
+	bool have = false;
+
+	if (cfg->zerocopy == TS_ZEROCOPY_OFF)
+		return;
+	probe = io_uring_get_probe_ring(&u->ring);
+	if (probe) {
+		have = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+		io_uring_free_probe(probe);
+	}
+	if (!have || !(u->zc = calloc(u->nbufs, sizeof *u->zc)))
+		return;
+	u->zc_fixed = io_uring_register_buffers(&u->ring, &iov, 1) == 0;
+}
+
 static void describe(struct ts_uring *u)
 {
 	snprintf(u->setup, sizeof u->setup,
-		 "%u SQ / %u CQ entries, %s, %u x %zu-byte provided buffers, busy poll %s",
+		 "%u SQ / %u CQ entries, %s, %u x %zu-byte provided buffers, zerocopy %s, busy "
+		 "poll %s",
 		 (unsigned)SQ_ENTRIES, u->cq_entries,
 		 (u->flags & IORING_SETUP_DEFER_TASKRUN) ? "SINGLE_ISSUER|DEFER_TASKRUN"
 							 : "COOP_TASKRUN",
-		 u->nbufs, u->buf_size, u->busy_poll_ns > 0 ? "on" : "off");
+		 u->nbufs, u->buf_size,
+		 !u->zc ? (u->srv->cfg->zerocopy == TS_ZEROCOPY_OFF ? "off" : "unsupported")
+		 : u->srv->cfg->zerocopy == TS_ZEROCOPY_ON ? "on"
+							   : "auto",
+		 u->busy_poll_ns > 0 ? "on" : "off");
 	if (u->busy_poll_ns > 0) {
 		size_t len = strlen(u->setup);
 		snprintf(u->setup + len, sizeof u->setup - len, " (%lld us)",
@@ -746,6 +839,7 @@ struct ts_uring *ts_uring_new(struct ts_server *srv, const char **why)
 		errno = -rc;
 		return NULL;
 	}
+	setup_zerocopy(u, cfg);
 	describe(u);
 	u->ready = true;
 	return u;
@@ -796,5 +890,6 @@ void ts_uring_free(struct ts_uring *u)
 		munmap(u->br, u->br_bytes);
 	if (u->bufs)
 		munmap(u->bufs, (size_t)u->nbufs * u->buf_size);
+	free(u->zc);
 	free(u);
 }

@@ -5,6 +5,12 @@
 
 #include "server_int.h"
 
+/* A multishot receive cannot be paused: when it is cancelled at the output
+ * cap, the completions the kernel had posted by then (a burst bounded by
+ * what the socket held) still arrive, and are kept.  Past this much beyond
+ * a message the connection is over its input cap all the same. */
+#define TS_URING_IN_SLACK (1u << 20)
+
 /* Sets up the ring and its provided buffers for srv (whose loop must be
  * epoll).  NULL when it cannot, with errno and *why, one line naming the
  * cause (a seccomp filter, an old kernel, memory). */

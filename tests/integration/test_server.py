@@ -30,7 +30,7 @@ LO = "127.0.0.1"
 ENGINE_RE = re.compile(
     r"^engine (?:(epoll|poll|select) \(readiness loop, level-triggered\)"
     r"|io_uring \(completion ring, \d+ SQ / \d+ CQ entries, \S+, "
-    r"\d+ x \d+-byte provided buffers, busy poll (?:off|on \(\d+ us\))\))$")
+    r"\d+ x \d+-byte provided buffers, zerocopy (?:auto|on|off|unsupported), busy poll (?:off|on \(\d+ us\))\))$")
 SUMMARY_RE = re.compile(
     r"^summary: connections (\d+), rejected (\d+), messages (\d+), "
     r"bytes in (\d+), bytes out (\d+), errors (\d+), uptime (\d+(?:\.\d+)?) s$")

@@ -41,10 +41,14 @@ def rss_kb(pid):
 
 
 def probes(first_seq, n, size):
-    """n probes of size bytes with consecutive sequence numbers."""
-    pad = b"p" * (size - HDR_LEN)
-    return [build_frame(seq=first_seq + i, t1=time.time_ns(), payload=pad)
-            for i in range(n)]
+    """n probes of size bytes with consecutive sequence numbers, each with a
+    payload of its own (a reply stamped from another's buffer shows)."""
+    out = []
+    for i in range(n):
+        seq = first_seq + i
+        pad = bytes((seq + k) & 0xFF for k in range(size - HDR_LEN))
+        out.append(build_frame(seq=seq, t1=time.time_ns(), payload=pad))
+    return out
 
 
 def read_replies(sock, sent, deadline):
@@ -72,6 +76,7 @@ def test_engine_options_refused_where_they_mean_nothing():
     for args, want in ((("--uring-buffers", "1000"), "power of two"),
                        (("--uring-buffer-size", "10"), "64..1m"),
                        (("--busy-poll=2s",), "1ns..1s"),
+                       (("--zerocopy", "maybe"), "auto, on or off"),
                        (("--engine", "epoll", "--busy-poll"), "needs the io_uring engine")):
         code, out, err = run_cli("server", "-p", "0", *args)
         assert code == 2 and want in err and len(err.splitlines()) == 1, (args, code, err)
@@ -196,6 +201,37 @@ def test_ten_thousand_connections():
         finally:
             for s in socks:
                 s.close()
+
+
+def test_zerocopy_on_keeps_buffers_until_the_kernel_is_done():
+    """--zerocopy on over loopback, a ring of 16 buffers: 50 clients send 20
+    probes of 1000 bytes at once.  A buffer handed back to the ring before
+    the kernel's notification could carry the next receive's bytes out in
+    a reply; every reply must be its probe's.  auto and off say so in the
+    engine line."""
+    require_uring()
+    with uring_server("--zerocopy", "on", "--uring-buffers", "16",
+                      "--uring-buffer-size", "4096") as srv:
+        first = srv.lines()[0]
+        if "zerocopy unsupported" in first:
+            raise SkipTest("the kernel has no IORING_OP_SEND_ZC")
+        assert "zerocopy on" in first, first
+        socks = [tcp_connect(LO, srv.tcp_port) for _ in range(50)]
+        try:
+            sent = {}
+            for i, s in enumerate(socks):
+                sent[s] = probes(i * 100, 20, 1000)
+                s.sendall(b"".join(sent[s]))
+            deadline = time.monotonic() + 20
+            for s in socks:
+                read_replies(s, sent[s], deadline)
+        finally:
+            for s in socks:
+                s.close()
+    for mode in ("auto", "off"):
+        with uring_server("--zerocopy", mode) as srv:
+            assert "zerocopy %s" % mode in srv.lines()[0] \
+                or "zerocopy unsupported" in srv.lines()[0], srv.lines()[0]
 
 
 def test_fallback_when_seccomp_denies_io_uring():

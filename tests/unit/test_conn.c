@@ -60,6 +60,7 @@ static struct conn *setup(enum listener_role role, uint64_t max_output)
 	srv.cfg = &cfg;
 	srv.tcp = &fake;
 	srv.rx_cap = 65536;
+	srv.in_slack = srv.rx_cap;
 	srv.tx_cap = cfg.max_output + cfg.max_message + 64;
 	srv.tx = malloc(srv.tx_cap);
 	ts_server_stats_init(&srv.stats, 0);
