@@ -50,7 +50,10 @@ traced() {
 	done
 	[[ -n $port ]] || die "server on $engine did not start"
 	"$@" "$port" >"$tmp/load" || die "the load against $engine failed"
-	stop_server
+	# SIGTERM to the server itself, not to strace, which then ends with it.
+	stop_pid "$(pgrep -P "$server_pid" | head -n 1)"
+	wait "$server_pid" 2>/dev/null || true
+	server_pid=
 	rt=$(awk '/^summary:/ { for (i = 1; i < NF; i++) if ($i == "messages") print $(i + 1) + 0 }' "$tmp/out")
 	[[ $rt =~ ^[0-9]+$ && $rt -gt 0 ]] || die "no summary from the server on $engine"
 	# strace -c lines: % time, seconds, usecs/call, calls, [errors], name.
@@ -78,11 +81,12 @@ for engine in $engines; do
 	for load in ping pp; do
 		if [[ $load == ping ]]; then
 			what="ping -i 0 -c $count (1 conn)"
-			read -r rt calls top <<<"$(traced "$engine" ping_load)"
+			traced "$engine" ping_load >"$tmp/row" || exit 1
 		else
 			what="pingpong -c $conns, ${duration}s"
-			read -r rt calls top <<<"$(traced "$engine" pp_load)"
+			traced "$engine" pp_load >"$tmp/row" || exit 1
 		fi
+		read -r rt calls top <"$tmp/row"
 		printf '%-9s %-28s %10d %10d %9.2f  %s\n' "$engine" "$what" "$rt" "$calls" \
 			"$(awk -v c="$calls" -v r="$rt" 'BEGIN { print c / r }')" "$top"
 	done

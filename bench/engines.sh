@@ -69,24 +69,36 @@ start_server() {
 	die "server on $1 did not start"
 }
 
-# measure ENGINE CONNS RUN: appends "ENGINE CONNS RUN rt_per_cpu_s rt_per_s".
+# user_sys PID: "UTIME STIME" in clock ticks.
+user_sys() {
+	local stat fields
+	stat=$(cat "/proc/$1/stat") || die "cannot read /proc/$1/stat"
+	read -r -a fields <<<"${stat##*) }"
+	echo "${fields[11]} ${fields[12]}"
+}
+
+# measure ENGINE CONNS RUN: appends "ENGINE CONNS RUN rt_per_cpu_s rt_per_s
+# user_us_per_rt sys_us_per_rt".
 measure() {
-	local engine=$1 conns=$2 run=$3 before after load rt secs ticks
+	local engine=$1 conns=$2 run=$3 before after load rt secs ticks u0 s0 u1 s1
 	start_server "$engine" "$conns"
 	grep -q "^engine $engine " "$tmp/server.out" ||
 		die "asked for $engine, the server says: $(head -n 1 "$tmp/server.out")"
-	before=$(cpu_ticks "$server_pid")
+	read -r u0 s0 <<<"$(user_sys "$server_pid")"
+	before=$((u0 + s0))
 	load=$(timeout -k 2 $((${duration%.*} + 60)) "${pin_load[@]}" "$build/pingpong" \
 		-c "$conns" -s "$size" -t "$duration" 127.0.0.1 "$server_port") ||
 		die "pingpong against $engine at $conns connections failed (run $run)"
-	after=$(cpu_ticks "$server_pid")
+	read -r u1 s1 <<<"$(user_sys "$server_pid")"
+	after=$((u1 + s1))
 	stop_server
 	read -r _ rt _ secs <<<"$load"
 	ticks=$((after - before))
 	((rt > 0 && ticks > 0)) || die "$engine at $conns: no round trips or no CPU time (run $run)"
 	awk -v e="$engine" -v c="$conns" -v r="$run" -v rt="$rt" -v t="$ticks" -v hz="$clk_tck" \
-		-v s="$secs" 'BEGIN { printf "%s %d %d %.0f %.0f\n", e, c, r, rt / (t / hz), rt / s }' \
-		>>"$tmp/results"
+		-v s="$secs" -v us=$((u1 - u0)) -v ss=$((s1 - s0)) \
+		'BEGIN { printf "%s %d %d %.0f %.0f %.3f %.3f\n", e, c, r, rt / (t / hz), rt / s,
+			us / hz * 1e6 / rt, ss / hz * 1e6 / rt }' >>"$tmp/results"
 }
 
 echo "engines: $size-byte closed-loop ping-pong, ${duration}s per run, $runs interleaved runs"
@@ -112,7 +124,7 @@ function median(a, n,    i, j, t) {
 		}
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ k = $1 SUBSEP $2; n[k]++; eff[k, n[k]] = $4; tput[k, n[k]] = $5 }
+{ k = $1 SUBSEP $2; n[k]++; eff[k, n[k]] = $4; tput[k, n[k]] = $5; usr[k, n[k]] = $6; sys[k, n[k]] = $7 }
 END {
 	ne = split(engines, E, " "); nc = split(counts, C, " ")
 	print "round trips per second of server CPU time (median of runs; x: ratio to epoll)"
@@ -146,6 +158,20 @@ END {
 			if (!(k in n)) { printf " %18s", "-"; continue }
 			delete a; for (r = 1; r <= n[k]; r++) a[r] = tput[k, r]
 			printf " %18.0f", median(a, n[k])
+		}
+		print ""
+	}
+	print ""
+	print "server CPU per round trip, user + system microseconds (median of runs)"
+	for (j = 1; j <= nc; j++) {
+		printf "%-10s", C[j]
+		for (i = 1; i <= ne; i++) {
+			k = E[i] SUBSEP C[j]
+			if (!(k in n)) { printf " %18s", "-"; continue }
+			delete a; for (r = 1; r <= n[k]; r++) a[r] = usr[k, r]
+			mu = median(a, n[k])
+			delete a; for (r = 1; r <= n[k]; r++) a[r] = sys[k, r]
+			printf " %8.2f + %7.2f", mu, median(a, n[k])
 		}
 		print ""
 	}

@@ -95,10 +95,11 @@ struct ts_uring {
 	bool armed[10 * TS_SERVER_MAX_LISTEN];     /* accept or poll, per listener */
 	bool wait_peer[10 * TS_SERVER_MAX_LISTEN]; /* poll, not accept */
 	bool loop_armed;
-	struct zc_slot *zc; /* one per ring buffer; NULL: no SEND_ZC */
-	bool zc_fixed;      /* the pool is registered: SEND_ZC from fixed buffers */
-	bool ready;         /* set up in full */
-	bool enabled;       /* by the thread that serves */
+	struct zc_slot *zc;    /* one per ring buffer; NULL: no SEND_ZC */
+	bool zc_fixed;         /* the pool is registered: SEND_ZC from fixed buffers */
+	unsigned inline_sends; /* prepared with MSG_DONTWAIT since the last submit */
+	bool ready;            /* set up in full */
+	bool enabled;          /* by the thread that serves */
 	char setup[192];
 };
 
@@ -107,13 +108,21 @@ static uint64_t udata(const void *p, enum tag t)
 	return (uint64_t)(uintptr_t)p | (uint64_t)t;
 }
 
+/* Submits what is queued; what io_uring_submit returns.  The inline
+ * sends' completions are then posted (run_once's wait counts on it). */
+static int submit(struct ts_uring *u)
+{
+	u->inline_sends = 0;
+	return io_uring_submit(&u->ring);
+}
+
 /* An SQE, submitting what is queued when the queue is full; NULL when even
  * that fails. */
 static struct io_uring_sqe *get_sqe(struct ts_uring *u)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&u->ring);
 
-	if (!sqe && io_uring_submit(&u->ring) >= 0)
+	if (!sqe && submit(u) >= 0)
 		sqe = io_uring_get_sqe(&u->ring);
 	if (!sqe)
 		u->srv->stats.errors[TS_ERR_RESOURCE]++;
@@ -278,6 +287,10 @@ static bool submit_send(struct conn *c, const uint8_t *p, size_t n, int flags, i
 		io_uring_prep_send_zc(sqe, c->fd, p, n, MSG_NOSIGNAL | flags, 0);
 	else
 		io_uring_prep_send(sqe, c->fd, p, n, MSG_NOSIGNAL | flags);
+	/* A send that may not wait completes as it is submitted, its
+	 * completion posted at once. */
+	if (flags & MSG_DONTWAIT)
+		u->inline_sends++;
 	if (zc) {
 		u->zc[bid].c = c;
 		io_uring_sqe_set_data64(sqe, udata(&u->zc[bid], TAG_ZC));
@@ -451,7 +464,9 @@ static void on_send(struct ts_uring *u, struct conn *c, int res, bool keep_buf)
 			c->u.next = (struct ts_buf){ 0 };
 		}
 	}
-	if (sent > 0)
+	/* The peer took replies that had waited (in-place ones were counted
+	 * as progress when they were answered, a moment ago). */
+	if (sent > 0 && from_out)
 		ts_conn_touch(c);
 	if (rc == 0)
 		rc = ts_conn_input(c, NULL, 0, 0, 0, pending(c));
@@ -635,16 +650,26 @@ int ts_uring_run_once(struct ts_uring *u, int timeout_ms)
 		/* Keep asking the ring for a while before sleeping in it. */
 		int64_t until_raw_ns = ts_raw_ns() + u->busy_poll_ns;
 		while (io_uring_cq_ready(&u->ring) == 0 && ts_raw_ns() < until_raw_ns &&
-		       !u->srv->stop)
+		       !u->srv->stop) {
+			u->inline_sends = 0;
 			if ((rc = io_uring_submit_and_get_events(&u->ring)) < 0 && rc != -EINTR)
 				return rc;
+		}
 	}
+	/* What the last round prepared (replies, receives armed again) is
+	 * submitted by the same system call that then waits: one
+	 * io_uring_enter a round. */
 	if (io_uring_cq_ready(&u->ring) == 0) {
 		struct __kernel_timespec ts = {
 			.tv_sec = timeout_ms / 1000,
 			.tv_nsec = (long long)(timeout_ms % 1000) * TS_NS_PER_MS,
 		};
-		rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1,
+		/* Past the completions of the sends it submits (at once), wait
+		 * for one more: otherwise a ping-pong would return for its own
+		 * reply's completion and enter again to wait for the probe. */
+		unsigned want = 1 + u->inline_sends;
+		u->inline_sends = 0;
+		rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, want,
 						      timeout_ms >= 0 ? &ts : NULL, NULL);
 		if (rc < 0 && rc != -ETIME && rc != -EINTR)
 			return rc;
@@ -654,11 +679,10 @@ int ts_uring_run_once(struct ts_uring *u, int timeout_ms)
 		 * io_uring_enter is not one of them. */
 		if (rc == -ETIME && (rc = ts_evloop_run_once(u->srv->loop, 0)) < 0)
 			return rc;
+	} else if (io_uring_sq_ready(&u->ring) > 0 && (rc = submit(u)) < 0) {
+		return rc;
 	}
-	rc = reap(u, REAP_SHARE);
-	if (rc >= 0 && io_uring_submit(&u->ring) < 0)
-		return -errno;
-	return rc;
+	return reap(u, REAP_SHARE);
 }
 
 /* The kernel's release as major * 100 + minor, or 0. */
@@ -690,9 +714,10 @@ static int setup_ring(struct ts_uring *u, const struct ts_server_config *cfg, co
 		/* Linux 5.19: no interrupting the task for completions. */
 		IORING_SETUP_COOP_TASKRUN,
 	};
-	/* At most: a completion per ring buffer in use, and a receive end,
-	 * a send and a cancel per connection, and the listeners. */
-	uint64_t want = (uint64_t)(cfg->uring_buffers ? cfg->uring_buffers : DEFAULT_BUFFERS) +
+	/* At most: a completion and a zero-copy notification per ring
+	 * buffer in use, a receive end, a send and a cancel per connection,
+	 * and the listeners. */
+	uint64_t want = 2 * (uint64_t)(cfg->uring_buffers ? cfg->uring_buffers : DEFAULT_BUFFERS) +
 			3 * cfg->max_clients + 64;
 	int rc = -EINVAL;
 
