@@ -37,18 +37,12 @@ trap 'stop_server; rm -rf "$tmp"' EXIT
 # taking the port last) against it; prints "ROUND_TRIPS CALLS TOP3" where
 # TOP3 names the three most frequent calls with their counts.
 traced() {
-	local engine=$1 i port rt
+	local engine=$1 port rt
 	shift
 	strace -f -c -o "$tmp/strace" "$tsecho" server -q -l 127.0.0.1 -p 0 --no-udp \
 		--engine "$engine" >"$tmp/out" 2>"$tmp/err" &
 	server_pid=$!
-	for ((i = 0; i < listen_wait_s * 40; i++)); do
-		port=$(sed -n 's/^listening on tcp 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out")
-		[[ -n $port ]] && break
-		alive "$server_pid" || die "server on $engine under strace exited: $(cat "$tmp/err")"
-		sleep 0.05
-	done
-	[[ -n $port ]] || die "server on $engine did not start"
+	port=$(tcp_port_of "$tmp/out" "$tmp/err" "$server_pid") || exit 1
 	"$@" "$port" >"$tmp/load" || die "the load against $engine failed"
 	# SIGTERM to the server itself, not to strace, which then ends with it.
 	stop_pid "$(pgrep -P "$server_pid" | head -n 1)"

@@ -54,19 +54,12 @@ trap 'stop_server; rm -rf "$tmp"' EXIT
 
 # start_server ENGINE CONNS: sets server_pid, server_port.
 start_server() {
-	local out="$tmp/server.out" i
+	local out="$tmp/server.out"
 	"${pin_server[@]}" "$tsecho" server -q -l 127.0.0.1 -p 0 --no-udp --engine "$1" \
 		--max-clients $(($2 + 100)) --max-clients-per-source $(($2 + 100)) \
 		>"$out" 2>"$tmp/server.err" &
 	server_pid=$!
-	for ((i = 0; i < listen_wait_s * 20; i++)); do
-		server_port=$(sed -n 's/^listening on tcp 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
-		[[ -n $server_port ]] && return 0
-		alive "$server_pid" || break
-		sleep 0.05
-	done
-	cat "$tmp/server.err" >&2
-	die "server on $1 did not start"
+	server_port=$(tcp_port_of "$out" "$tmp/server.err" "$server_pid") || exit 1
 }
 
 # user_sys PID: "UTIME STIME" in clock ticks.

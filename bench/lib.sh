@@ -57,6 +57,21 @@ stop_pid() {
 	wait "$1" 2>/dev/null || true
 }
 
+# tcp_port_of OUT ERR PID: the port of the first 'listening on tcp
+# 127.0.0.1:PORT' line the server PID writes to file OUT (its stderr in
+# ERR), waiting up to listen_wait_s (twice that for slow starters under
+# strace); dies when it does not come.
+tcp_port_of() {
+	local i port
+	for ((i = 0; i < listen_wait_s * 40; i++)); do
+		port=$(sed -n 's/^listening on tcp 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" | head -n 1)
+		[[ -n $port ]] && echo "$port" && return 0
+		alive "$3" || die "the server exited: $(tail -n 3 "$2")"
+		sleep 0.05
+	done
+	die "the server printed no 'listening on tcp 127.0.0.1:PORT' line: $(tail -n 3 "$2")"
+}
+
 stop_server() {
 	[[ -n ${server_pid:-} ]] || return 0
 	stop_pid "$server_pid"

@@ -41,18 +41,12 @@ trap 'stop_server; rm -rf "$tmp"' EXIT
 
 # measure MODE SIZE RUN: appends "MODE SIZE RUN rt_per_cpu_s".
 measure() {
-	local mode=$1 size=$2 run=$3 i before after load rt ticks port=
+	local mode=$1 size=$2 run=$3 before after load rt ticks port
 	"${pin_server[@]}" "$tsecho" server -q -l 127.0.0.1 -p 0 --no-udp --engine io_uring \
 		--zerocopy "$mode" --uring-buffers 256 --uring-buffer-size 65536 \
 		>"$tmp/out" 2>"$tmp/err" &
 	server_pid=$!
-	for ((i = 0; i < listen_wait_s * 20; i++)); do
-		port=$(sed -n 's/^listening on tcp 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$tmp/out")
-		[[ -n $port ]] && break
-		alive "$server_pid" || die "server exited: $(cat "$tmp/err")"
-		sleep 0.05
-	done
-	[[ -n $port ]] || die "server did not start"
+	port=$(tcp_port_of "$tmp/out" "$tmp/err" "$server_pid") || exit 1
 	grep -q "zerocopy $mode" "$tmp/out" || die "asked for zerocopy $mode: $(head -n 1 "$tmp/out")"
 	before=$(cpu_ticks "$server_pid")
 	load=$(timeout -k 2 $((${duration%.*} + 30)) "${pin_load[@]}" "$build/pingpong" \

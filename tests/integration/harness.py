@@ -359,6 +359,15 @@ def cpu_seconds(pid):
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def rss_kb(pid):
+    """The resident set size of a process, in kB, from /proc/PID/status."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
 def raise_nofile(want):
     """Raises this process's soft RLIMIT_NOFILE to at least want (if the hard
     limit allows); returns the new soft limit."""

@@ -23,7 +23,8 @@ import time
 from harness import (EE_Z, IO_TIMEOUT_S, STAMP_BASE_LEN, Server, SkipTest,
                      StampPeer, build_frame, check_reply, have_ipv6_loopback,
                      ntp_to_unix_ns, parse_stamp_reflector,
-                     recv_exact, require_binary, run_tsecho, stamp_sender_packet, tcp_connect,
+                     recv_exact, require_binary, rss_kb, run_tsecho, stamp_sender_packet,
+                     tcp_connect,
                      text_exchange, udp_socket)
 
 LO = "127.0.0.1"
@@ -527,14 +528,6 @@ def test_echo_ping():
             r = ping("--echo", *extra, "-c", "3", "-i", "0.05", target(port))
             assert r.code == 0, r.describe()
             assert re.search(r"^3 sent, 3 received", r.out, re.M), r.describe()
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
 
 
 def is_sanitized():

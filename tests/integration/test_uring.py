@@ -11,7 +11,8 @@ import subprocess
 import time
 
 from harness import (HDR_LEN, SkipTest, Server, build_frame, check_reply, raise_nofile,
-                     recv_frame, require_binary, run_cli, tcp_connect, text_exchange)
+                     recv_frame, require_binary, rss_kb, run_cli, tcp_connect,
+                     text_exchange)
 
 LO = "127.0.0.1"
 
@@ -32,14 +33,6 @@ def uring_server(*args, **kw):
     return Server("--engine", "io_uring", "--no-udp", *args, **kw)
 
 
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 def probes(first_seq, n, size):
     """n probes of size bytes with consecutive sequence numbers, each with a
     payload of its own (a reply stamped from another's buffer shows)."""
@@ -49,6 +42,24 @@ def probes(first_seq, n, size):
         pad = bytes((seq + k) & 0xFF for k in range(size - HDR_LEN))
         out.append(build_frame(seq=seq, t1=time.time_ns(), payload=pad))
     return out
+
+
+def all_at_once(srv, clients, count, size):
+    """clients connections each write count probes of size bytes in one
+    go, all before any reply is read; then every reply is read and checked,
+    in order, within 20 s."""
+    socks = [tcp_connect(LO, srv.tcp_port) for _ in range(clients)]
+    try:
+        sent = {}
+        for i, s in enumerate(socks):
+            sent[s] = probes(i * count, count, size)
+            s.sendall(b"".join(sent[s]))
+        deadline = time.monotonic() + 20
+        for s in socks:
+            read_replies(s, sent[s], deadline)
+    finally:
+        for s in socks:
+            s.close()
 
 
 def read_replies(sock, sent, deadline):
@@ -89,18 +100,7 @@ def test_tiny_ring_many_clients():
     require_uring()
     raise_nofile(1024)
     with uring_server("--uring-buffers", "4", "--uring-buffer-size", "256") as srv:
-        socks = [tcp_connect(LO, srv.tcp_port) for _ in range(200)]
-        try:
-            sent = {}
-            for i, s in enumerate(socks):
-                sent[s] = probes(i * 1000, 10, 100)
-                s.sendall(b"".join(sent[s]))
-            deadline = time.monotonic() + 20
-            for s in socks:
-                read_replies(s, sent[s], deadline)
-        finally:
-            for s in socks:
-                s.close()
+        all_at_once(srv, 200, 10, 100)
         srv.stop()
         summary = [l for l in srv.lines() if l.startswith("summary:")]
         assert summary and "messages 2000," in summary[0], summary
@@ -216,18 +216,7 @@ def test_zerocopy_on_keeps_buffers_until_the_kernel_is_done():
         if "zerocopy unsupported" in first:
             raise SkipTest("the kernel has no IORING_OP_SEND_ZC")
         assert "zerocopy on" in first, first
-        socks = [tcp_connect(LO, srv.tcp_port) for _ in range(50)]
-        try:
-            sent = {}
-            for i, s in enumerate(socks):
-                sent[s] = probes(i * 100, 20, 1000)
-                s.sendall(b"".join(sent[s]))
-            deadline = time.monotonic() + 20
-            for s in socks:
-                read_replies(s, sent[s], deadline)
-        finally:
-            for s in socks:
-                s.close()
+        all_at_once(srv, 50, 20, 1000)
     for mode in ("auto", "off"):
         with uring_server("--zerocopy", mode) as srv:
             assert "zerocopy %s" % mode in srv.lines()[0] \
