@@ -117,55 +117,38 @@ function median(a, n,    i, j, t) {
 		}
 	return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-{ k = $1 SUBSEP $2; n[k]++; eff[k, n[k]] = $4; tput[k, n[k]] = $5; usr[k, n[k]] = $6; sys[k, n[k]] = $7 }
+# The median over the runs of column f for engine and count k.
+function med(f, k,    a, r) {
+	for (r = 1; r <= n[k]; r++) a[r] = v[f, k, r]
+	return median(a, n[k])
+}
+{ k = $1 SUBSEP $2; n[k]++; for (f = 4; f <= 7; f++) v[f, k, n[k]] = $f }
 END {
 	ne = split(engines, E, " "); nc = split(counts, C, " ")
 	print "round trips per second of server CPU time (median of runs; x: ratio to epoll)"
 	printf "%-10s", "conns"
 	for (i = 1; i <= ne; i++) printf " %18s", E[i]
 	print ""
-	for (j = 1; j <= nc; j++) {
-		printf "%-10s", C[j]
-		for (i = 1; i <= ne; i++) {
-			k = E[i] SUBSEP C[j]
-			if (!(k in n)) continue
-			delete a; for (r = 1; r <= n[k]; r++) a[r] = eff[k, r]
-			med[k] = median(a, n[k])
+	for (t = 1; t <= 3; t++) {
+		if (t == 2) print "\nround trips per second, wall clock (median of runs; the load shares the machine)"
+		if (t == 3) print "\nserver CPU per round trip, user + system microseconds (median of runs)"
+		for (j = 1; j <= nc; j++) {
+			printf "%-10s", C[j]
+			base = "epoll" SUBSEP C[j]
+			for (i = 1; i <= ne; i++) {
+				k = E[i] SUBSEP C[j]
+				if (!(k in n))
+					printf " %18s", "-"
+				else if (t == 1 && (base in n))
+					printf " %10.0f (%4.2fx)", med(4, k), med(4, k) / med(4, base)
+				else if (t == 1)
+					printf " %18.0f", med(4, k)
+				else if (t == 2)
+					printf " %18.0f", med(5, k)
+				else
+					printf " %8.2f + %7.2f", med(6, k), med(7, k)
+			}
+			print ""
 		}
-		for (i = 1; i <= ne; i++) {
-			k = E[i] SUBSEP C[j]; base = "epoll" SUBSEP C[j]
-			if (!(k in med)) { printf " %18s", "-"; continue }
-			if (base in med)
-				printf " %10.0f (%4.2fx)", med[k], med[k] / med[base]
-			else
-				printf " %18.0f", med[k]
-		}
-		print ""
-	}
-	print ""
-	print "round trips per second, wall clock (median of runs; the load shares the machine)"
-	for (j = 1; j <= nc; j++) {
-		printf "%-10s", C[j]
-		for (i = 1; i <= ne; i++) {
-			k = E[i] SUBSEP C[j]
-			if (!(k in n)) { printf " %18s", "-"; continue }
-			delete a; for (r = 1; r <= n[k]; r++) a[r] = tput[k, r]
-			printf " %18.0f", median(a, n[k])
-		}
-		print ""
-	}
-	print ""
-	print "server CPU per round trip, user + system microseconds (median of runs)"
-	for (j = 1; j <= nc; j++) {
-		printf "%-10s", C[j]
-		for (i = 1; i <= ne; i++) {
-			k = E[i] SUBSEP C[j]
-			if (!(k in n)) { printf " %18s", "-"; continue }
-			delete a; for (r = 1; r <= n[k]; r++) a[r] = usr[k, r]
-			mu = median(a, n[k])
-			delete a; for (r = 1; r <= n[k]; r++) a[r] = sys[k, r]
-			printf " %8.2f + %7.2f", mu, median(a, n[k])
-		}
-		print ""
 	}
 }' "$tmp/results"
