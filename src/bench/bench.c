@@ -21,6 +21,7 @@
 #include "../client/report.h"
 #include "../client/target.h"
 #include <tsecho/clock.h>
+#include <tsecho/evloop.h>
 #include <tsecho/net.h>
 #include <tsecho/parse.h>
 #include <tsecho/sig.h>
@@ -78,6 +79,8 @@ enum {
 	OPT_TEXT,
 	OPT_STAMP,
 	OPT_REPORT,
+	OPT_ENGINE,
+	OPT_BUSY_POLL,
 };
 
 static const struct option options[] = {
@@ -100,13 +103,15 @@ static const struct option options[] = {
 	{ "text", no_argument, NULL, OPT_TEXT },
 	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "report", required_argument, NULL, OPT_REPORT },
+	{ "engine", required_argument, NULL, OPT_ENGINE },
+	{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static volatile sig_atomic_t stop_signal;
 
-static void on_stop(int sig)
+void ts_bench_on_signal(int sig)
 {
 	(void)sig;
 	stop_signal = 1;
@@ -201,6 +206,16 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 		return -1;
 	case OPT_REPORT:
 		opt->report_path = arg;
+		return -1;
+	case OPT_ENGINE:
+		if (!ts_evloop_has(arg))
+			return bad_value(
+			    "engine", arg,
+			    "want epoll, poll, select or io_uring (as this build has)");
+		opt->engine = arg;
+		return -1;
+	case OPT_BUSY_POLL:
+		opt->busy_poll = 1;
 		return -1;
 	case OPT_STAMP:
 		opt->stamp = 1;
@@ -325,17 +340,17 @@ static void progress(const struct ts_hist *scratch, uint64_t messages, uint64_t 
 	fflush(tty ? stdout : stderr);
 }
 
-/* --report: the interval that ended at now_mono_ns as a point of the
+/* --report: the interval that ended at now_raw_ns as a point of the
  * timeline, its time counted from the end of the warm-up (an interval
  * still in it is left out). */
 static void timeline_point(struct ts_bench_timeline *tl, const struct ts_bench_shared *run,
-			   const struct ts_hist *scratch, uint64_t messages, int64_t last_mono_ns,
-			   int64_t now_mono_ns)
+			   const struct ts_hist *scratch, uint64_t messages, int64_t last_raw_ns,
+			   int64_t now_raw_ns)
 {
 	struct ts_html_interval pt = { 0 };
 
-	pt.end_ns = now_mono_ns - run->start_mono_ns - run->opt->warmup_ns;
-	pt.length_ns = now_mono_ns - last_mono_ns;
+	pt.end_ns = now_raw_ns - run->start_raw_ns - run->opt->warmup_ns;
+	pt.length_ns = now_raw_ns - last_raw_ns;
 	if (!tl || pt.end_ns <= 0 || pt.length_ns <= 0)
 		return;
 	pt.messages = messages;
@@ -354,36 +369,36 @@ static void supervise(struct ts_bench_shared *run, struct ts_bench_worker *w, in
 	int tty = isatty(STDOUT_FILENO);
 	int show = !opt->quiet && !opt->json;
 	struct ts_hist *scratch = show || tl ? ts_hist_new() : NULL;
-	int64_t last_mono_ns = run->start_mono_ns;
+	int64_t last_raw_ns = run->start_raw_ns;
 	int64_t secs = 0;
 	uint64_t messages, errors;
 
 	for (;;) {
 		struct timespec nap = { 0, 50 * TS_NS_PER_MS };
-		int64_t now_mono_ns;
+		int64_t now_raw_ns;
 
 		if (stop_signal)
 			atomic_store(&run->stop, 1);
 		if (atomic_load(&run->stop) || atomic_load(&run->finished) == n)
 			break;
-		now_mono_ns = ts_mono_ns();
-		if (scratch && now_mono_ns - last_mono_ns >= TS_NS_PER_S) {
+		now_raw_ns = ts_raw_ns();
+		if (scratch && now_raw_ns - last_raw_ns >= TS_NS_PER_S) {
 			secs++;
 			take_interval(w, n, scratch, &messages, &errors);
 			if (show)
 				progress(scratch, messages, errors, secs,
-					 (double)(now_mono_ns - last_mono_ns) / TS_NS_PER_S, tty);
-			timeline_point(tl, run, scratch, messages, last_mono_ns, now_mono_ns);
-			last_mono_ns = now_mono_ns;
+					 (double)(now_raw_ns - last_raw_ns) / TS_NS_PER_S, tty);
+			timeline_point(tl, run, scratch, messages, last_raw_ns, now_raw_ns);
+			last_raw_ns = now_raw_ns;
 		}
 		nanosleep(&nap, NULL);
 	}
 	if (scratch && tl) {
 		/* The last part-interval, up to the end (or Ctrl+C). */
-		int64_t now_mono_ns = ts_mono_ns();
+		int64_t now_raw_ns = ts_raw_ns();
 		take_interval(w, n, scratch, &messages, &errors);
-		if (messages > 0 || now_mono_ns - last_mono_ns >= TS_NS_PER_S / 10)
-			timeline_point(tl, run, scratch, messages, last_mono_ns, now_mono_ns);
+		if (messages > 0 || now_raw_ns - last_raw_ns >= TS_NS_PER_S / 10)
+			timeline_point(tl, run, scratch, messages, last_raw_ns, now_raw_ns);
 	}
 	if (show && scratch && tty)
 		fputc('\n', stdout);
@@ -423,7 +438,7 @@ static int workers_init(struct ts_bench_worker *w, int n, int open_loop)
 	return 0;
 }
 
-static void workers_free(struct ts_bench_worker *w, int n)
+void ts_bench_workers_free(struct ts_bench_worker *w, int n)
 {
 	for (int i = 0; i < n; i++) {
 		ts_hist_free(w[i].hist);
@@ -437,12 +452,13 @@ static void workers_free(struct ts_bench_worker *w, int n)
 /* Adds up the workers into r (whose histograms are the first worker's,
  * with the others merged in). */
 static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r,
-		   int64_t *last_reply_mono_ns)
+		   int64_t *last_reply_raw_ns)
 {
 	memset(&r->counts, 0, sizeof r->counts);
+	r->client_cpu_s = 0;
 	r->connections_opened = 0;
 	r->connect_error = NULL;
-	*last_reply_mono_ns = 0;
+	*last_reply_raw_ns = 0;
 	for (int i = 0; i < n; i++) {
 		if (i > 0) {
 			ts_hist_merge(w[0].hist, w[i].hist);
@@ -460,8 +476,9 @@ static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r,
 		r->connections_opened += (uint64_t)w[i].connected;
 		if (!r->connect_error && w[i].error[0])
 			r->connect_error = w[i].error;
-		if (w[i].last_reply_mono_ns > *last_reply_mono_ns)
-			*last_reply_mono_ns = w[i].last_reply_mono_ns;
+		if (w[i].last_reply_raw_ns > *last_reply_raw_ns)
+			*last_reply_raw_ns = w[i].last_reply_raw_ns;
+		r->client_cpu_s += (double)w[i].cpu_ns / TS_NS_PER_S;
 	}
 	r->hist = w[0].hist;
 	r->hist_unc = w[0].hist_unc;
@@ -474,7 +491,7 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 {
 	const struct ts_bench_opts *opt = run->opt;
 	int started = 0, connected = 0, rc = 0;
-	int64_t end_mono_ns, window_ns, last_reply_mono_ns;
+	int64_t end_raw_ns, window_ns, last_reply_raw_ns;
 
 	if (pthread_barrier_init(&run->ready, NULL, (unsigned)n + 1) != 0 ||
 	    pthread_barrier_init(&run->go, NULL, (unsigned)n + 1) != 0) {
@@ -497,14 +514,14 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 		connected += w[i].connected;
 	if (connected == 0)
 		atomic_store(&run->stop, 1);
-	run->start_mono_ns = ts_mono_ns();
+	run->start_raw_ns = ts_raw_ns();
 	pthread_barrier_wait(&run->go);
 	if (connected > 0)
 		supervise(run, w, n, tl);
 	atomic_store(&run->stop, 1);
 	for (int i = 0; i < n; i++)
 		pthread_join(w[i].thread, NULL);
-	end_mono_ns = ts_mono_ns();
+	end_raw_ns = ts_raw_ns();
 	pthread_barrier_destroy(&run->ready);
 	pthread_barrier_destroy(&run->go);
 	if (connected == 0) {
@@ -517,26 +534,29 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 		fprintf(stderr, "tsecho bench: %s: %s\n", r->target, why);
 		return 2;
 	}
-	gather(w, n, r, &last_reply_mono_ns);
+	gather(w, n, r, &last_reply_raw_ns);
 	r->interrupted = stop_signal != 0;
-	r->elapsed_s = (double)(end_mono_ns - run->start_mono_ns) / TS_NS_PER_S;
+	r->elapsed_s = (double)(end_raw_ns - run->start_raw_ns) / TS_NS_PER_S;
+	r->engine = opt->engine ? opt->engine : ts_evloop_backend_name();
+	if (r->elapsed_s > 0)
+		r->client_busy = r->client_cpu_s / ((double)n * r->elapsed_s);
 	/* Every connection that came up was ended by the server: it went
 	 * away when it last answered, and the rate is over the time it was
 	 * there. */
 	if (r->counts.ended_early > 0 && r->counts.ended_early == r->connections_opened) {
-		if (last_reply_mono_ns < run->start_mono_ns)
-			last_reply_mono_ns = run->start_mono_ns;
+		if (last_reply_raw_ns < run->start_raw_ns)
+			last_reply_raw_ns = run->start_raw_ns;
 		r->server_gone = 1;
-		r->server_gone_s = (double)(last_reply_mono_ns - run->start_mono_ns) / TS_NS_PER_S;
-		end_mono_ns = last_reply_mono_ns;
+		r->server_gone_s = (double)(last_reply_raw_ns - run->start_raw_ns) / TS_NS_PER_S;
+		end_raw_ns = last_reply_raw_ns;
 	}
-	window_ns = end_mono_ns - run->start_mono_ns - opt->warmup_ns;
+	window_ns = end_raw_ns - run->start_raw_ns - opt->warmup_ns;
 	if (opt->duration_ns && window_ns > opt->duration_ns)
 		window_ns = opt->duration_ns; /* the replies' tail is not sending time */
 	r->duration_s = window_ns > 0 ? (double)window_ns / TS_NS_PER_S : 0.0;
 	r->messages_per_s = r->duration_s > 0 ? (double)r->counts.messages / r->duration_s : 0.0;
 	if (opt->rate_per_s > 0) {
-		double all_s = (double)(end_mono_ns - run->start_mono_ns) / TS_NS_PER_S;
+		double all_s = (double)(end_raw_ns - run->start_raw_ns) / TS_NS_PER_S;
 		if (opt->duration_ns &&
 		    all_s > (double)(opt->duration_ns + opt->warmup_ns) / TS_NS_PER_S)
 			all_s = (double)(opt->duration_ns + opt->warmup_ns) / TS_NS_PER_S;
@@ -544,6 +564,20 @@ static int run_bench(struct ts_bench_shared *run, struct ts_bench_worker *w, int
 		r->rate_met = r->achieved_rate_per_s >= 0.95 * opt->rate_per_s;
 	}
 	return rc;
+}
+
+int ts_bench_engine_check(const char *prefix, const char *engine)
+{
+	struct ts_evloop *loop = ts_evloop_new_named(engine, 16);
+	int err = errno;
+
+	if (loop) {
+		ts_evloop_free(loop);
+		return 0;
+	}
+	fprintf(stderr, "%s: cannot start the %s event loop: %s\n", prefix,
+		engine ? engine : ts_evloop_backend_name(), strerror(err));
+	return -err;
 }
 
 /* Against a server given by name over TCP with tsecho's probes: asks, as
@@ -649,8 +683,8 @@ static int write_html(struct ts_bench_result *r, const struct ts_bench_opts *opt
 
 /* Starts the workers and runs; *w is theirs (NULL when it could not be
  * allocated), for the caller to free.  Returns 0 or an exit status. */
-static int measure(struct ts_bench_shared *run, struct ts_bench_worker **w,
-		   struct ts_bench_result *r, struct ts_bench_timeline *timeline)
+int ts_bench_measure(struct ts_bench_shared *run, struct ts_bench_worker **w,
+		     struct ts_bench_result *r, struct ts_bench_timeline *timeline)
 {
 	int threads = run->opt->threads;
 
@@ -737,11 +771,12 @@ int ts_cmd_bench(int argc, char **argv)
 		return rc;
 	if ((uint64_t)opt.threads > opt.connections)
 		opt.threads = (int)opt.connections;
-	if (ts_signals_install(on_stop) != 0) {
+	if (ts_signals_install(ts_bench_on_signal) != 0) {
 		fprintf(stderr, "tsecho bench: cannot set up signals\n");
 		return 2;
 	}
-	if (open_outputs(&opt, &report, &hgrm) != 0)
+	if (ts_bench_engine_check("tsecho bench", opt.engine) != 0 ||
+	    open_outputs(&opt, &report, &hgrm) != 0)
 		return 2;
 	run.opt = &opt;
 	run.max_fds = ts_raise_nofile();
@@ -760,7 +795,7 @@ int ts_cmd_bench(int argc, char **argv)
 		r.target = t.addr_text;
 		r.opt = &opt;
 		r.threads = opt.threads;
-		rc = measure(&run, &w, &r, report ? &timeline : NULL);
+		rc = ts_bench_measure(&run, &w, &r, report ? &timeline : NULL);
 	}
 	if (rc == 0) {
 		rc = print_result(&r, &opt, hgrm); /* which closes hgrm */
@@ -778,7 +813,7 @@ done:
 		fclose(hgrm);
 	ts_bench_timeline_fini(&timeline);
 	if (w)
-		workers_free(w, opt.threads);
+		ts_bench_workers_free(w, opt.threads);
 	ts_builtin_stop(&builtin);
 	return rc;
 }

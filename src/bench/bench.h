@@ -34,6 +34,8 @@ struct ts_bench_opts {
 	const char *hgrm_path;
 	int allow_fewer;         /* --allow-fewer: fewer connections than asked is no fault */
 	const char *report_path; /* --report FILE.html */
+	const char *engine;      /* --engine: the workers' event loop; NULL: the default */
+	int busy_poll;           /* --busy-poll: the workers spin instead of sleeping */
 };
 
 /* Why a connection ended before the run did: each error is one of these
@@ -86,9 +88,10 @@ struct ts_bench_worker {
 	struct ts_hist *interval;
 	uint64_t interval_messages;
 	uint64_t interval_errors;
-	int connected;              /* connections that came up */
-	int alive;                  /* of them, still up */
-	int64_t last_reply_mono_ns; /* when a reply last came */
+	int connected;             /* connections that came up */
+	int alive;                 /* of them, still up */
+	int64_t last_reply_raw_ns; /* when a reply last came */
+	int64_t cpu_ns;            /* the thread's CPU time while it ran the load */
 	char error[160];
 };
 
@@ -98,7 +101,7 @@ struct ts_bench_shared {
 	socklen_t addr_len;
 	int max_fds;
 	pthread_barrier_t ready; /* every worker connected */
-	int64_t start_mono_ns;   /* set by the main thread after the barrier */
+	int64_t start_raw_ns;    /* set by the main thread after the barrier */
 	pthread_barrier_t go;
 	atomic_int stop;     /* Ctrl+C, or the main thread's end */
 	atomic_int finished; /* workers done */
@@ -142,12 +145,24 @@ struct ts_bench_result {
 	const struct ts_hist *hist;
 	const struct ts_hist *hist_unc;           /* NULL: closed loop */
 	const struct ts_bench_timeline *timeline; /* --report, else NULL */
+	const char *engine;                       /* the workers' event loop */
+	double client_cpu_s;                      /* the workers' CPU time, warm-up included */
+	double client_busy;                       /* that, over threads x elapsed time */
 };
+
+/* A load generator busy this much of its threads' time was itself the
+ * bottleneck, more likely than the server. */
+#define TS_BENCH_SATURATED 0.9
+/* Whether it was, when not spinning by choice (--busy-poll). */
+int ts_bench_saturated(const struct ts_bench_result *r);
 
 /* Whether the run went as asked: 0, or why not (a static string): the
  * server went away, fewer connections came up than asked (unless
  * --allow-fewer), the target rate was not met, or Ctrl+C. */
 const char *ts_bench_fault(const struct ts_bench_result *r);
+
+/* The load generator's CPU per message sent (warm-up included), µs. */
+double ts_bench_client_us_per_message(const struct ts_bench_result *r);
 
 void ts_bench_print_text(FILE *out, const struct ts_bench_result *r);
 void ts_bench_print_json(FILE *out, const struct ts_bench_result *r);
@@ -162,6 +177,28 @@ int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, ch
 /* The histogram export of the JSON result (docs/bench.md), for merge. */
 struct ts_json;
 void ts_bench_json_histogram(struct ts_json *j, const char *key, const struct ts_hist *h);
+
+/* One measurement as tsecho bench makes it, for tsecho compare: the
+ * workers against run->addr (run->opt and run->max_fds set, the rest
+ * zeroed), their result into r (target and opt set by the caller), whose
+ * histograms live in *w until ts_bench_workers_free.  0, or 2 (printed on
+ * stderr) when nothing could run. */
+int ts_bench_measure(struct ts_bench_shared *run, struct ts_bench_worker **w,
+		     struct ts_bench_result *r, struct ts_bench_timeline *timeline);
+void ts_bench_workers_free(struct ts_bench_worker *w, int n);
+/* The signal handler bench installs: ends the run in progress. */
+void ts_bench_on_signal(int sig);
+/* Whether engine (NULL: the default) can run here: 0, or -errno printed
+ * after prefix ("tsecho bench"). */
+int ts_bench_engine_check(const char *prefix, const char *engine);
+
+/* A whole file (a saved result) into a NUL-terminated buffer the caller
+ * frees; NULL with errno (EFBIG past 64 MiB). */
+char *ts_bench_slurp(const char *path, size_t *len);
+/* The histogram export under key of a parsed result, rebuilt; NULL when
+ * absent or malformed (*bad set for malformed). */
+struct ts_jv;
+struct ts_hist *ts_bench_load_hist(const struct ts_jv *doc, const char *key, int *bad);
 
 int ts_cmd_bench(int argc, char **argv);
 int ts_cmd_merge(int argc, char **argv);

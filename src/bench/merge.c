@@ -64,8 +64,7 @@ static int differs(struct merged *m, const struct ts_jv *doc, const char *loop,
 	return 1;
 }
 
-/* Reads a whole file into a NUL-terminated buffer; NULL with errno. */
-static char *slurp(const char *path, size_t *len)
+char *ts_bench_slurp(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -116,9 +115,7 @@ static int get_num(const struct ts_jv *obj, const char *key, double *out)
 	return ts_jv_num(ts_jv_get(obj, key), out);
 }
 
-/* Rebuilds the histogram under key into a fresh one; NULL when absent
- * or malformed (*bad set for malformed). */
-static struct ts_hist *load_hist(const struct ts_jv *doc, const char *key, int *bad)
+struct ts_hist *ts_bench_load_hist(const struct ts_jv *doc, const char *key, int *bad)
 {
 	const struct ts_jv *h = ts_jv_get(doc, key);
 	const struct ts_jv *counts = ts_jv_get(h, "counts");
@@ -195,8 +192,8 @@ static int add_result(struct merged *m, const struct ts_jv *doc, int first, char
 	    get_num(doc, "messages_per_s", &mps) || !loop || loop->type != TS_JV_STR ||
 	    !transport || transport->type != TS_JV_STR)
 		return -1;
-	h = load_hist(doc, "histogram", &bad);
-	hu = load_hist(doc, "uncorrected_histogram", &bad);
+	h = ts_bench_load_hist(doc, "histogram", &bad);
+	hu = ts_bench_load_hist(doc, "uncorrected_histogram", &bad);
 	if (bad || !h) {
 		ts_hist_free(h);
 		ts_hist_free(hu);
@@ -246,7 +243,7 @@ static int merge_file(struct merged *m, const char *path, int first, const char 
 {
 	char err[160];
 	size_t len;
-	char *text = slurp(path, &len);
+	char *text = ts_bench_slurp(path, &len);
 	struct ts_jv *doc;
 	int rc;
 

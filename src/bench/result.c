@@ -44,6 +44,16 @@ static const char *const err_labels[TS_BERR_KINDS] = {
 	"not a reply",       "out of resources",
 };
 
+int ts_bench_saturated(const struct ts_bench_result *r)
+{
+	return !r->opt->busy_poll && r->client_busy >= TS_BENCH_SATURATED;
+}
+
+double ts_bench_client_us_per_message(const struct ts_bench_result *r)
+{
+	return r->counts.sent ? r->client_cpu_s * 1e6 / (double)r->counts.sent : 0.0;
+}
+
 const char *ts_bench_fault(const struct ts_bench_result *r)
 {
 	const struct ts_bench_opts *opt = r->opt;
@@ -119,6 +129,14 @@ void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
 		(unsigned long long)r->counts.errors, (unsigned long long)r->counts.timeouts,
 		(unsigned long long)r->counts.lost);
 	print_faults(out, r);
+	fprintf(out,
+		"load generator: %s loop, CPU %.3f s, %.2f us per message, busy %.0f%% of %d "
+		"threads%s\n",
+		r->engine ? r->engine : "?", r->client_cpu_s, ts_bench_client_us_per_message(r),
+		100.0 * r->client_busy, r->threads,
+		ts_bench_saturated(r)
+		    ? ": saturated, the figures may be its limit, not the server's"
+		    : "");
 	print_spectrum(out, "latency", r->hist);
 	if (r->hist_unc) {
 		print_spectrum(out, "uncorrected", r->hist_unc);
@@ -225,6 +243,11 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 	else
 		ts_json_null(&j, "server_gone_s");
 	ts_json_bool(&j, "interrupted", r->interrupted);
+	ts_json_str(&j, "engine", r->engine ? r->engine : "");
+	ts_json_num(&j, "client_cpu_s", r->client_cpu_s, 6);
+	ts_json_num(&j, "client_cpu_us_per_message", ts_bench_client_us_per_message(r), 4);
+	ts_json_num(&j, "client_busy", r->client_busy, 4);
+	ts_json_bool(&j, "client_saturated", ts_bench_saturated(r));
 	ts_json_num(&j, "elapsed_s", r->elapsed_s, 6);
 	if (ts_bench_fault(r))
 		ts_json_str(&j, "fault", ts_bench_fault(r));

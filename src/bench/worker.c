@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -51,8 +52,8 @@ enum bconn_state { BC_DEAD, BC_CONNECTING, BC_READY };
 
 struct slot {
 	uint64_t seq; /* NO_SEQ: free */
-	int64_t due_mono_ns;
-	int64_t sent_mono_ns;
+	int64_t due_raw_ns;
+	int64_t sent_raw_ns;
 };
 
 struct bconn {
@@ -84,9 +85,9 @@ struct wstate {
 	uint32_t hdr_need; /* header bytes that carry the seq */
 	uint8_t *scratch;
 	uint8_t *msg;
-	int64_t start_mono_ns;
-	int64_t record_from_mono_ns; /* end of the warm-up */
-	int64_t send_until_mono_ns;
+	int64_t start_raw_ns;
+	int64_t record_from_raw_ns; /* end of the warm-up */
+	int64_t send_until_raw_ns;
 	uint64_t sent;
 	int64_t interval_ns;   /* open loop, per worker (0: closed loop) */
 	struct ts_pacer pacer; /* open loop: the schedule */
@@ -168,7 +169,7 @@ static void text_message(uint8_t *msg, size_t size, uint64_t k)
 
 /* Sends what connection c may send now; returns with want_write set when
  * its socket is full. */
-static void conn_send(struct bconn *c, int64_t now_mono_ns)
+static void conn_send(struct bconn *c, int64_t now_raw_ns)
 {
 	struct wstate *ws = c->ws;
 	size_t size = ws->opt->size;
@@ -176,10 +177,10 @@ static void conn_send(struct bconn *c, int64_t now_mono_ns)
 	while (c->state == BC_READY && !c->pending && may_send(ws) &&
 	       c->outstanding < ws->ring_size) {
 		struct slot *s = &c->ring[c->next_k % ws->ring_size];
-		int64_t due = ws->interval_ns ? due_of(ws, c, c->next_k) : now_mono_ns;
+		int64_t due = ws->interval_ns ? due_of(ws, c, c->next_k) : now_raw_ns;
 		ssize_t n;
 
-		if (due > now_mono_ns || s->seq != NO_SEQ)
+		if (due > now_raw_ns || s->seq != NO_SEQ)
 			break;
 		if (ws->opt->echo) {
 			ts_put_be64(ws->msg, c->next_k);
@@ -220,8 +221,8 @@ static void conn_send(struct bconn *c, int64_t now_mono_ns)
 			c->want_write = 1;
 		}
 		s->seq = c->next_k;
-		s->due_mono_ns = due;
-		s->sent_mono_ns = now_mono_ns;
+		s->due_raw_ns = due;
+		s->sent_raw_ns = now_raw_ns;
 		c->next_k++;
 		c->outstanding++;
 		ws->sent++;
@@ -231,7 +232,7 @@ static void conn_send(struct bconn *c, int64_t now_mono_ns)
 	}
 }
 
-static void conn_flush_pending(struct bconn *c, int64_t now_mono_ns)
+static void conn_flush_pending(struct bconn *c, int64_t now_raw_ns)
 {
 	ssize_t n =
 	    send(c->fd, c->pending + c->pending_off, c->pending_len - c->pending_off, MSG_NOSIGNAL);
@@ -247,11 +248,11 @@ static void conn_flush_pending(struct bconn *c, int64_t now_mono_ns)
 	free(c->pending);
 	c->pending = NULL;
 	c->want_write = 0;
-	conn_send(c, now_mono_ns);
+	conn_send(c, now_raw_ns);
 }
 
 /* Accounts the reply to message seq of connection c. */
-static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
+static void take_reply(struct bconn *c, uint64_t seq, int64_t now_raw_ns)
 {
 	struct wstate *ws = c->ws;
 	struct ts_bench_worker *w = ws->w;
@@ -264,15 +265,15 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
 		return; /* not outstanding: a duplicate, or given up on */
 	s->seq = NO_SEQ;
 	c->outstanding--;
-	w->last_reply_mono_ns = now_mono_ns;
-	latency_ns = now_mono_ns - s->due_mono_ns;
-	if (s->due_mono_ns >= ws->record_from_mono_ns) {
+	w->last_reply_raw_ns = now_raw_ns;
+	latency_ns = now_raw_ns - s->due_raw_ns;
+	if (s->due_raw_ns >= ws->record_from_raw_ns) {
 		if (latency_ns > ws->opt->timeout_ns) {
 			w->counts.timeouts++;
 		} else {
 			ts_hist_record(w->hist, latency_ns);
 			if (w->hist_unc)
-				ts_hist_record(w->hist_unc, now_mono_ns - s->sent_mono_ns);
+				ts_hist_record(w->hist_unc, now_raw_ns - s->sent_raw_ns);
 			w->counts.messages++;
 			pthread_mutex_lock(&w->lock);
 			ts_hist_record(w->interval, latency_ns);
@@ -280,7 +281,7 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_mono_ns)
 			pthread_mutex_unlock(&w->lock);
 		}
 	}
-	conn_send(c, now_mono_ns);
+	conn_send(c, now_raw_ns);
 }
 
 /* The header of a reply is in c->hdr: 0 and its sequence number, or the
@@ -329,7 +330,7 @@ static int text_reply_seq(const char *line, size_t len, uint64_t *seq)
 
 /* --text: a stream of reply lines, each at most the message plus a
  * reply's prefix. */
-static void conn_lines(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_mono_ns)
+static void conn_lines(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_raw_ns)
 {
 	struct wstate *ws = c->ws;
 	size_t cap = ws->opt->size + TS_TEXT_PREFIX_MAX;
@@ -355,17 +356,17 @@ static void conn_lines(struct bconn *c, const uint8_t *buf, size_t len, int64_t 
 			conn_kill(c, kind);
 			return;
 		}
-		take_reply(c, seq, now_mono_ns);
+		take_reply(c, seq, now_raw_ns);
 	}
 }
 
 /* Walks a stream of replies of opt->size bytes each. */
-static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_mono_ns)
+static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t now_raw_ns)
 {
 	struct wstate *ws = c->ws;
 
 	if (ws->opt->text) {
-		conn_lines(c, buf, len, now_mono_ns);
+		conn_lines(c, buf, len, now_raw_ns);
 		return;
 	}
 	while (len > 0 && c->state == BC_READY) {
@@ -398,7 +399,7 @@ static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t
 				return;
 		}
 		c->hdr_got = 0;
-		take_reply(c, c->cur_seq, now_mono_ns);
+		take_reply(c, c->cur_seq, now_raw_ns);
 	}
 }
 
@@ -408,7 +409,7 @@ static void conn_read(struct bconn *c)
 
 	for (int i = 0; i < (ws->opt->udp ? DATAGRAMS_PER_READY : 1); i++) {
 		ssize_t n = recv(c->fd, ws->scratch, SCRATCH, 0);
-		int64_t now_mono_ns = ts_mono_ns();
+		int64_t now_raw_ns = ts_raw_ns();
 		uint64_t seq;
 
 		if (n < 0) {
@@ -427,11 +428,11 @@ static void conn_read(struct bconn *c)
 			return;
 		}
 		if (!ws->opt->udp) {
-			conn_stream(c, ws->scratch, (size_t)n, now_mono_ns);
+			conn_stream(c, ws->scratch, (size_t)n, now_raw_ns);
 			return;
 		}
 		if ((size_t)n == ws->opt->size && reply_seq(ws, ws->scratch, &seq) == 0)
-			take_reply(c, seq, now_mono_ns);
+			take_reply(c, seq, now_raw_ns);
 	}
 }
 
@@ -464,12 +465,12 @@ static void on_conn(struct ts_evloop *loop, int fd, int events, void *arg)
 		return;
 	}
 	if ((events & TS_EV_WRITE) && c->state == BC_READY) {
-		int64_t now_mono_ns = ts_mono_ns();
+		int64_t now_raw_ns = ts_raw_ns();
 		if (c->pending)
-			conn_flush_pending(c, now_mono_ns);
+			conn_flush_pending(c, now_raw_ns);
 		else {
 			c->want_write = 0;
-			conn_send(c, now_mono_ns);
+			conn_send(c, now_raw_ns);
 		}
 	}
 	if ((events & TS_EV_READ) && c->state == BC_READY)
@@ -510,7 +511,7 @@ static int conn_open(struct wstate *ws, struct bconn *c)
 static void connect_all(struct wstate *ws)
 {
 	struct ts_bench_worker *w = ws->w;
-	int64_t deadline_mono_ns = ts_mono_ns() + CONNECT_TIMEOUT_NS;
+	int64_t deadline_raw_ns = ts_raw_ns() + CONNECT_TIMEOUT_NS;
 	uint64_t pending = 0;
 
 	for (uint64_t j = 0; j < w->n_conns; j++) {
@@ -526,14 +527,13 @@ static void connect_all(struct wstate *ws)
 		}
 	}
 	for (;;) {
-		int64_t now_mono_ns = ts_mono_ns();
+		int64_t now_raw_ns = ts_raw_ns();
 		pending = 0;
 		for (uint64_t j = 0; j < w->n_conns; j++)
 			pending += ws->conns[j].state == BC_CONNECTING;
-		if (pending == 0 || now_mono_ns >= deadline_mono_ns || atomic_load(&w->run->stop))
+		if (pending == 0 || now_raw_ns >= deadline_raw_ns || atomic_load(&w->run->stop))
 			break;
-		if (ts_evloop_run_once(ws->loop, ts_ms_until(deadline_mono_ns, now_mono_ns, 100)) <
-		    0)
+		if (ts_evloop_run_once(ws->loop, ts_ms_until(deadline_raw_ns, now_raw_ns, 100)) < 0)
 			break;
 	}
 	for (uint64_t j = 0; j < w->n_conns; j++) {
@@ -547,7 +547,7 @@ static void connect_all(struct wstate *ws)
 
 /* UDP: a datagram without a reply after the timeout is lost, and its
  * connection may go on. */
-static void expire_udp(struct wstate *ws, int64_t now_mono_ns)
+static void expire_udp(struct wstate *ws, int64_t now_raw_ns)
 {
 	for (uint64_t j = 0; j < ws->w->n_conns; j++) {
 		struct bconn *c = &ws->conns[j];
@@ -555,14 +555,14 @@ static void expire_udp(struct wstate *ws, int64_t now_mono_ns)
 			continue;
 		for (uint32_t i = 0; i < ws->ring_size; i++) {
 			struct slot *s = &c->ring[i];
-			if (s->seq == NO_SEQ || s->sent_mono_ns + ws->opt->timeout_ns > now_mono_ns)
+			if (s->seq == NO_SEQ || s->sent_raw_ns + ws->opt->timeout_ns > now_raw_ns)
 				continue;
-			if (s->due_mono_ns >= ws->record_from_mono_ns)
+			if (s->due_raw_ns >= ws->record_from_raw_ns)
 				ws->w->counts.lost++;
 			s->seq = NO_SEQ;
 			c->outstanding--;
 		}
-		conn_send(c, now_mono_ns);
+		conn_send(c, now_raw_ns);
 	}
 }
 
@@ -583,18 +583,18 @@ static uint64_t outstanding(const struct wstate *ws)
  * the work is bounded by the connections, whatever the rate, and the
  * loop goes back to reading replies.  What could not go stays due, and
  * its latency counts from when it was. */
-static int64_t pace(struct wstate *ws, int64_t now_mono_ns)
+static int64_t pace(struct wstate *ws, int64_t now_raw_ns)
 {
 	uint64_t n = ws->w->n_conns;
-	uint64_t due_by = ts_pacer_due_by(&ws->pacer, now_mono_ns);
+	uint64_t due_by = ts_pacer_due_by(&ws->pacer, now_raw_ns);
 
 	if (due_by - ws->next_due > n && may_send(ws)) {
 		for (uint64_t j = 0; j < n && may_send(ws); j++)
-			conn_send(&ws->conns[j], now_mono_ns);
+			conn_send(&ws->conns[j], now_raw_ns);
 		ws->next_due = due_by;
 	}
 	for (; ws->next_due < due_by && may_send(ws); ws->next_due++)
-		conn_send(&ws->conns[ws->next_due % n], now_mono_ns);
+		conn_send(&ws->conns[ws->next_due % n], now_raw_ns);
 	return ts_pacer_due(&ws->pacer, ws->next_due);
 }
 
@@ -611,15 +611,21 @@ static void on_timer(struct ts_evloop *loop, int fd, int events, void *arg)
 		return;
 }
 
-static void arm_timer(struct wstate *ws, int64_t due_mono_ns)
+/* timerfd has no CLOCK_MONOTONIC_RAW: the due time, on the raw clock
+ * the latencies are measured on, is armed as a delay from now.  The two
+ * clocks differ by NTP's slew, parts per million of a delay this short. */
+static void arm_timer(struct wstate *ws, int64_t due_raw_ns, int64_t now_raw_ns)
 {
 	struct itimerspec its = { 0 };
+	int64_t delay_ns = due_raw_ns - now_raw_ns;
 
 	if (ws->timer_fd < 0)
 		return;
-	its.it_value.tv_sec = due_mono_ns / TS_NS_PER_S;
-	its.it_value.tv_nsec = due_mono_ns % TS_NS_PER_S;
-	if (timerfd_settime(ws->timer_fd, TFD_TIMER_ABSTIME, &its, NULL) != 0)
+	if (delay_ns < 1)
+		delay_ns = 1; /* 0 would disarm it */
+	its.it_value.tv_sec = delay_ns / TS_NS_PER_S;
+	its.it_value.tv_nsec = delay_ns % TS_NS_PER_S;
+	if (timerfd_settime(ws->timer_fd, 0, &its, NULL) != 0)
 		ws->timer_fd = -1; /* the loop's own timeout paces instead */
 }
 #endif
@@ -627,29 +633,29 @@ static void arm_timer(struct wstate *ws, int64_t due_mono_ns)
 static void run_loop(struct wstate *ws)
 {
 	const struct ts_bench_opts *opt = ws->opt;
-	int64_t next_scan_mono_ns = ws->start_mono_ns + SCAN_NS;
+	int64_t next_scan_raw_ns = ws->start_raw_ns + SCAN_NS;
 
 	ws->sending = 1;
 	if (!ws->interval_ns) {
 		for (uint64_t j = 0; j < ws->w->n_conns; j++)
-			conn_send(&ws->conns[j], ts_mono_ns());
+			conn_send(&ws->conns[j], ts_raw_ns());
 	}
 	while (!atomic_load(&ws->w->run->stop)) {
-		int64_t now_mono_ns = ts_mono_ns();
-		int64_t wake_mono_ns = next_scan_mono_ns;
+		int64_t now_raw_ns = ts_raw_ns();
+		int64_t wake_raw_ns = next_scan_raw_ns;
 
-		if (ws->sending && now_mono_ns >= ws->send_until_mono_ns)
+		if (ws->sending && now_raw_ns >= ws->send_until_raw_ns)
 			ws->sending = 0;
 		if (ws->sending && ws->interval_ns) {
-			int64_t due = pace(ws, now_mono_ns);
+			int64_t due = pace(ws, now_raw_ns);
 			if (may_send(ws)) {
 #ifdef __linux__
-				arm_timer(ws, due);
-				if (ws->timer_fd < 0 && due < wake_mono_ns)
-					wake_mono_ns = due;
+				arm_timer(ws, due, now_raw_ns);
+				if (ws->timer_fd < 0 && due < wake_raw_ns)
+					wake_raw_ns = due;
 #else
-				if (due < wake_mono_ns)
-					wake_mono_ns = due;
+				if (due < wake_raw_ns)
+					wake_raw_ns = due;
 #endif
 			}
 		}
@@ -657,16 +663,19 @@ static void run_loop(struct wstate *ws)
 			break;
 		if (ws->w->alive == 0)
 			break; /* every connection has ended: nothing more can come */
-		if (!ws->sending && now_mono_ns >= ws->send_until_mono_ns + opt->timeout_ns)
+		if (!ws->sending && now_raw_ns >= ws->send_until_raw_ns + opt->timeout_ns)
 			break;
-		if (now_mono_ns >= next_scan_mono_ns) {
+		if (now_raw_ns >= next_scan_raw_ns) {
 			if (opt->udp)
-				expire_udp(ws, now_mono_ns);
-			next_scan_mono_ns = now_mono_ns + SCAN_NS;
+				expire_udp(ws, now_raw_ns);
+			next_scan_raw_ns = now_raw_ns + SCAN_NS;
 		}
-		if (ws->sending && ws->send_until_mono_ns < wake_mono_ns)
-			wake_mono_ns = ws->send_until_mono_ns;
-		if (ts_evloop_run_once(ws->loop, ts_ms_until(wake_mono_ns, now_mono_ns, 100)) < 0)
+		if (ws->sending && ws->send_until_raw_ns < wake_raw_ns)
+			wake_raw_ns = ws->send_until_raw_ns;
+		/* --busy-poll: never sleep in the wait, spin on it. */
+		if (ts_evloop_run_once(
+			ws->loop, opt->busy_poll ? 0 : ts_ms_until(wake_raw_ns, now_raw_ns, 100)) <
+		    0)
 			break;
 	}
 	/* What is still outstanding when the run ends never came back in
@@ -698,7 +707,7 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 			ws->ring_size = (uint32_t)(r > 1024 ? 1024 : r < 8 ? 8 : r);
 		}
 	}
-	ws->loop = ts_evloop_new(w->run->max_fds);
+	ws->loop = ts_evloop_new_named(opt->engine, w->run->max_fds);
 	ws->scratch = malloc(SCRATCH);
 	ws->msg = calloc(1, opt->size);
 	ws->conns = calloc(w->n_conns ? w->n_conns : 1, sizeof *ws->conns);
@@ -762,6 +771,16 @@ static void teardown(struct wstate *ws)
 	free(ws->conns);
 }
 
+/* This thread's CPU time, user and system. */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * TS_NS_PER_S + ts.tv_nsec;
+}
+
 void *ts_bench_worker_main(void *arg)
 {
 	struct ts_bench_worker *w = arg;
@@ -782,15 +801,17 @@ void *ts_bench_worker_main(void *arg)
 	/* The main thread sets the start time between the two barriers. */
 	pthread_barrier_wait(&run->go);
 	if (ok && w->connected > 0) {
-		ws.start_mono_ns = run->start_mono_ns;
-		ws.pacer.start_ns = run->start_mono_ns;
+		ws.start_raw_ns = run->start_raw_ns;
+		ws.pacer.start_ns = run->start_raw_ns;
 		ws.pacer.interval_ns = ws.interval_ns ? ws.interval_ns : 1;
 		ws.pacer.streams = w->n_conns;
-		ws.record_from_mono_ns = run->start_mono_ns + run->opt->warmup_ns;
-		ws.send_until_mono_ns = run->opt->duration_ns
-					    ? ws.record_from_mono_ns + run->opt->duration_ns
-					    : INT64_MAX;
+		ws.record_from_raw_ns = run->start_raw_ns + run->opt->warmup_ns;
+		ws.send_until_raw_ns = run->opt->duration_ns
+					   ? ws.record_from_raw_ns + run->opt->duration_ns
+					   : INT64_MAX;
+		int64_t cpu_ns = thread_cpu_ns();
 		run_loop(&ws);
+		w->cpu_ns = thread_cpu_ns() - cpu_ns;
 	}
 	teardown(&ws);
 	atomic_fetch_add(&run->finished, 1);

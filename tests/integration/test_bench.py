@@ -32,7 +32,8 @@ JSON_KEYS = {"schema", "tsecho_version", "kind", "target", "transport", "mode",
              "bytes_per_s", "errors", "error_kinds", "timeouts", "lost",
              "connections_opened", "ended_early", "server_gone_s", "interrupted",
              "elapsed_s", "fault", "latency_ms", "uncorrected_ms", "histogram",
-             "uncorrected_histogram"}
+             "uncorrected_histogram", "engine", "client_cpu_s",
+             "client_cpu_us_per_message", "client_busy", "client_saturated"}
 ERROR_KINDS = {"connect", "closed", "reset", "unreachable", "too_big",
                "error_frame", "bad_reply", "resource"}
 ROUND_MS = 0.002            # figures may be rounded to 0.001 ms
@@ -47,6 +48,8 @@ LATENCY_RE = re.compile(r"^latency\s+p50 (%s)\s+p90 (%s)\s+p99 (%s)\s+p99\.9 (%s
                         r"p99\.99 (%s)\s+max (%s)\s+mean (%s) ms$"
                         % (N, N, N, N, N, N, N))
 UNCORRECTED_RE = re.compile(r"uncorrected\s+p50 (%s)" % N)
+LOAD_RE = re.compile(r"^load generator: (\w+) loop, CPU (%s) s, (%s) us per message, "
+                     r"busy (\d+)%% of (\d+) threads?(: saturated.*)?$" % (N, N))
 # Progress lines when stdout is not a terminal (docs/bench.md, "Progress").
 PROGRESS_RE = re.compile(r"^progress: (\d+)s (%s) msg/s p50 (%s) ms p99 (%s) ms "
                          r"errors (\d+)$" % (N, N, N))
@@ -400,6 +403,49 @@ def test_bench_closed_loop_text():
         assert 1.3 <= res["duration_s"] <= 2.5, res
         assert not UNCORRECTED_RE.search(r.out), \
             "closed loop printed an uncorrected figure: %s" % r.describe()
+
+
+def test_bench_load_engines():
+    """--engine runs the workers on each event loop the build has; the
+    load line says which, with the workers' own CPU; the JSON agrees."""
+    with Server("-q") as srv:
+        t = target(srv.tcp_port)
+        engines = ["epoll", "poll", "select"]
+        if bench("--engine", "io_uring", "-n", "10", "-c", "1", "-q", t).code == 0:
+            engines.append("io_uring")
+        for engine in engines:
+            r = bench("--engine", engine, "-c", "4", "-T", "2", "-t", "500ms", "-q", t)
+            assert r.code == 0, "%s: %s" % (engine, r.describe())
+            res = parse_text(r.out, engine)
+            assert res["messages"] > 0 and res["errors"] == 0, (engine, res)
+            m = [m for m in map(LOAD_RE.match, r.out.splitlines()) if m]
+            assert len(m) == 1, "%s: no load line in:\n%s" % (engine, r.out)
+            name, cpu, per, busy, threads, _ = m[0].groups()
+            assert name == engine and int(threads) == 2, m[0].group(0)
+            assert float(cpu) > 0 and float(per) > 0, m[0].group(0)
+            assert 0 < int(busy) <= 100, m[0].group(0)
+        r = bench("--engine", "select", "-c", "2", "-t", "500ms", "-q", "--json", t)
+        doc = bench_json(r, "--engine select --json")
+        assert doc["engine"] == "select", doc["engine"]
+        assert doc["client_cpu_s"] > 0 and 0 < doc["client_busy"] <= 1.05, doc
+        sent = doc["messages"] + doc["timeouts"]
+        assert abs(doc["client_cpu_us_per_message"] - doc["client_cpu_s"] * 1e6 /
+                   max(sent, 1)) <= 0.05 * doc["client_cpu_us_per_message"] + 0.01, doc
+        assert doc["client_saturated"] == (doc["client_busy"] >= 0.9), doc
+    r = bench("--engine", "kqueue", "-t", "1s")
+    assert r.code == 2 and "invalid engine 'kqueue'" in r.err, r.describe()
+
+
+def test_bench_busy_poll_spins():
+    """--busy-poll: one worker spins on its loop, so its CPU is about all of
+    the elapsed time, and that is not reported as saturation."""
+    with Server("-q") as srv:
+        r = bench("--busy-poll", "-c", "1", "-T", "1", "-t", "1s", "-q", "--json",
+                  target(srv.tcp_port))
+        doc = bench_json(r, "--busy-poll")
+        assert doc["messages"] > 0 and doc["errors"] == 0, doc
+        assert doc["client_busy"] > 0.8, "a spinning worker busy only %r" % doc["client_busy"]
+        assert doc["client_saturated"] is False, doc
 
 
 def test_bench_udp():
