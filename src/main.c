@@ -6,6 +6,7 @@
 
 #include "bench/bench.h"
 #include "client/commands.h"
+#include "compare/compare.h"
 #include "probe/probe.h"
 #include "server/server.h"
 
@@ -19,6 +20,7 @@ static const char usage[] =
     "  ping      measure against a server (no host: a built-in one)\n"
     "  bench     load with many connections: throughput, latency tails\n"
     "  merge     add up bench results from several machines\n"
+    "  compare   engines or servers side by side, as a report\n"
     "  probe     probe many targets all the time, serve Prometheus metrics\n"
     "  client    the tutorial's interactive client, with measurements\n"
     "  server    run the timestamping reflector\n"
@@ -34,8 +36,9 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "ping", ts_cmd_ping },     { "bench", ts_cmd_bench },   { "merge", ts_cmd_merge },
-	{ "client", ts_cmd_client }, { "server", ts_cmd_server }, { "probe", ts_cmd_probe },
+	{ "ping", ts_cmd_ping },       { "bench", ts_cmd_bench },   { "merge", ts_cmd_merge },
+	{ "client", ts_cmd_client },   { "server", ts_cmd_server }, { "probe", ts_cmd_probe },
+	{ "compare", ts_cmd_compare },
 };
 
 int main(int argc, char **argv)
