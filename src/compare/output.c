@@ -117,7 +117,10 @@ static void print_row(FILE *out, const struct cmp_result *r, size_t si, size_t s
 		put_col(out, c == C_MPS ? 10 : 8, v, decimals[c],
 			best_of(r, st, (enum col)c) == si);
 	}
-	fprintf(out, " %5.0f%%%s", 100.0 * f.client_busy, f.client_saturated ? "!" : " ");
+	if (f.client_busy >= 0)
+		fprintf(out, " %5.0f%%%s", 100.0 * f.client_busy, f.client_saturated ? "!" : " ");
+	else
+		fprintf(out, " %6s ", "-");
 	if (si == r->baseline) {
 		fprintf(out, " %-22s %s", "baseline", "baseline");
 	} else {
@@ -155,11 +158,15 @@ void cmp_print_text(FILE *out, const struct cmp_result *r)
 	int saturated = 0;
 
 	fprintf(out, "--- %s ---\n", r->title);
-	fprintf(
-	    out,
-	    "%zu repetition%s of %.1f s each (%.1f s warm-up), interleaved; wall time %.1f s%s\n",
-	    r->repeat, r->repeat == 1 ? "" : "s", r->duration_s, r->warmup_s, r->wall_s,
-	    r->interrupted ? "; interrupted" : "");
+	if (r->duration_s >= 0 && r->warmup_s >= 0 && r->wall_s >= 0)
+		fprintf(out,
+			"%zu repetition%s of %.1f s each (%.1f s warm-up), interleaved; wall time "
+			"%.1f s%s\n",
+			r->repeat, r->repeat == 1 ? "" : "s", r->duration_s, r->warmup_s, r->wall_s,
+			r->interrupted ? "; interrupted" : "");
+	else
+		fprintf(out, "%zu repetition%s%s\n", r->repeat, r->repeat == 1 ? "" : "s",
+			r->interrupted ? "; interrupted" : "");
 	for (size_t si = 0; si < r->n_servers; si++)
 		if (r->servers[si].setup[0])
 			fprintf(out, "%-10s %s\n", r->servers[si].name, r->servers[si].setup);
