@@ -1,8 +1,11 @@
 /* A small readiness event loop, after Redis' ae: one callback per file
  * descriptor, level-triggered, over a backend chosen when the loop is made
- * (libevent's eventops): epoll (Linux), poll, or select (the tutorial's
+ * (libevent's eventops): epoll (Linux), poll, select (the tutorial's
  * design, kept as the baseline; it takes descriptors below FD_SETSIZE
- * only).  configure --with-evloop sets the default.  No timers: the caller
+ * only), or io_uring where built with liburing (one-shot poll requests on
+ * a ring, armed again after each event and submitted in one batch at each
+ * wait; never the default, and refused with EPERM or ENOSYS where
+ * io_uring is denied).  configure --with-evloop sets the default.  No timers: the caller
  * passes how long to wait, computed from its own deadlines.  Never prints,
  * never exits. */
 #ifndef TSECHO_EVLOOP_H
@@ -31,8 +34,9 @@ typedef void ts_ev_cb(struct ts_evloop *loop, int fd, int events, void *arg);
  * Caller owns it. */
 struct ts_evloop *ts_evloop_new(int max_fds);
 
-/* The same on the backend called name ("epoll", "poll", "select"; NULL:
- * the default); NULL with errno ENOENT when this build has no such one. */
+/* The same on the backend called name ("epoll", "poll", "select",
+ * "io_uring"; NULL: the default); NULL with errno ENOENT when this build
+ * has no such one, or the backend's own errno when it cannot start. */
 struct ts_evloop *ts_evloop_new_named(const char *name, int max_fds);
 
 /* Whether this build has the backend called name. */
@@ -44,7 +48,8 @@ void ts_evloop_free(struct ts_evloop *loop);
 
 /* A descriptor that polls readable while loop has events waiting (epoll's
  * own), so that another loop (an io_uring ring) can nest this one; -1 on
- * backends without one. */
+ * backends without one (poll, select, io_uring: its fired polls are armed
+ * again only by its own wait). */
 int ts_evloop_fd(const struct ts_evloop *loop);
 
 /* Watches fd for events (TS_EV_* bits, 0 allowed: registered, not

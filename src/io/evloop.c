@@ -12,7 +12,9 @@
 enum { FIRED_MAX = 512 }; /* events taken from the backend per wait */
 
 /* Every backend this build has, the default (configure --with-evloop)
- * first. */
+ * first.  io_uring comes last and is never the default: a ring may be
+ * denied (seccomp, kernel.io_uring_disabled), and the caller that asks for
+ * it by name decides what to fall back to. */
 static const struct ts_evbackend *const backends[] = {
 #ifdef TS_EVLOOP_DEFAULT_POLL
 	&ts_evbackend_poll,
@@ -24,6 +26,9 @@ static const struct ts_evbackend *const backends[] = {
 	&ts_evbackend_poll,
 #endif
 	&ts_evbackend_select,
+#ifdef HAVE_LIBURING
+	&ts_evbackend_uring,
+#endif
 };
 
 static const struct ts_evbackend *find_backend(const char *name)

@@ -1,4 +1,5 @@
-/* Between evloop.c and its backends (evloop_epoll.c, evloop_poll.c). */
+/* Between evloop.c and its backends (evloop_epoll.c, evloop_poll.c,
+ * evloop_select.c, evloop_uring.c). */
 #ifndef TSECHO_EVLOOP_IMPL_H
 #define TSECHO_EVLOOP_IMPL_H
 
@@ -36,6 +37,9 @@ struct ts_evbackend {
 extern const struct ts_evbackend ts_evbackend_epoll; /* where HAVE_EPOLL */
 extern const struct ts_evbackend ts_evbackend_poll;
 extern const struct ts_evbackend ts_evbackend_select;
+#ifdef HAVE_LIBURING
+extern const struct ts_evbackend ts_evbackend_uring;
+#endif
 
 struct ts_evloop {
 	const struct ts_evbackend *ops;
