@@ -651,7 +651,7 @@ int ts_cmd_compare(int argc, char **argv)
 		return 2;
 	ts_html_command_line(command, sizeof command, "tsecho", argc, argv);
 	if (files)
-		rc = cmp_load(&r, argv + optind, (size_t)rest) == 0 ? 0 : 2;
+		rc = cmp_load(&r, argv + optind, (size_t)rest, stderr) == 0 ? 0 : 2;
 	else
 		rc = measure_all(&r, &o, rest, argv + optind);
 	if (rc == 0 && files && o.baseline)

@@ -179,8 +179,8 @@ int cmp_write_hgrm_dir(const struct cmp_result *r, const char *dir, char *why, s
 void cmp_slug(const char *name, char *buf, size_t cap);
 
 /* load.c: saved results (one file each) into r.  0, or -1 after a message
- * on stderr. */
-int cmp_load(struct cmp_result *r, char *const *paths, size_t n);
+ * on err. */
+int cmp_load(struct cmp_result *r, char *const *paths, size_t n, FILE *err);
 
 /* report.c: the HTML page; the charts as standalone SVG files into dir.
  * 0 or -errno. */

@@ -54,27 +54,27 @@ static const struct ts_jv *array_of(const struct ts_jv *obj, const char *key)
 }
 
 /* Reads and parses one file; 0, or -1 after a message. */
-static int read_file(struct file *f)
+static int read_file(struct file *f, FILE *err)
 {
-	char err[160];
+	char why[160];
 	size_t len;
 	const char *kind;
 
 	f->text = ts_bench_slurp(f->path, &len);
 	if (!f->text) {
-		fprintf(stderr, "tsecho compare: cannot read %s: %s\n", f->path, strerror(errno));
+		fprintf(err, "tsecho compare: cannot read %s: %s\n", f->path, strerror(errno));
 		return -1;
 	}
-	f->doc = ts_jv_parse(f->text, len, err, sizeof err);
+	f->doc = ts_jv_parse(f->text, len, why, sizeof why);
 	if (!f->doc) {
-		fprintf(stderr, "tsecho compare: %s: not JSON: %s\n", f->path, err);
+		fprintf(err, "tsecho compare: %s: not JSON: %s\n", f->path, why);
 		return -1;
 	}
 	kind = str_of(f->doc, "kind");
 	if (f->doc->type != TS_JV_OBJ || !kind || strcmp(kind, "compare") != 0 ||
 	    !array_of(f->doc, "servers") || !array_of(f->doc, "steps") ||
 	    !array_of(f->doc, "results")) {
-		fprintf(stderr, "tsecho compare: %s: not a result of tsecho compare --json\n",
+		fprintf(err, "tsecho compare: %s: not a result of tsecho compare --json\n",
 			f->path);
 		return -1;
 	}
@@ -247,7 +247,7 @@ static void load_header(struct cmp_result *r, const struct ts_jv *doc)
 }
 
 /* Every file's repeat count and step names, then the cells. */
-static int build(struct cmp_result *r, struct file *files, size_t n)
+static int build(struct cmp_result *r, struct file *files, size_t n, FILE *err)
 {
 	int prefixed = n > 1;
 	size_t *first = calloc(n, sizeof *first);
@@ -272,7 +272,7 @@ static int build(struct cmp_result *r, struct file *files, size_t n)
 		snprintf(r->cells[i].skipped, sizeof r->cells[i].skipped, "not in that result");
 	for (size_t i = 0; i < n; i++)
 		if (add_results(r, &files[i], first[i], prefixed) != 0) {
-			fprintf(stderr, "tsecho compare: %s: a result that does not decode\n",
+			fprintf(err, "tsecho compare: %s: a result that does not decode\n",
 				files[i].path);
 			goto out;
 		}
@@ -285,26 +285,26 @@ out:
 	return rc;
 }
 
-int cmp_load(struct cmp_result *r, char *const *paths, size_t n)
+int cmp_load(struct cmp_result *r, char *const *paths, size_t n, FILE *err)
 {
 	struct file files[FILES_MAX];
 	int rc = -1;
 
 	if (n > FILES_MAX) {
-		fprintf(stderr, "tsecho compare: at most %d saved results\n", FILES_MAX);
+		fprintf(err, "tsecho compare: at most %d saved results\n", FILES_MAX);
 		return -1;
 	}
 	memset(files, 0, sizeof files);
 	for (size_t i = 0; i < n; i++) {
 		files[i].path = paths[i];
-		if (read_file(&files[i]) != 0)
+		if (read_file(&files[i], err) != 0)
 			goto out;
 	}
-	rc = build(r, files, n);
+	rc = build(r, files, n, err);
 	if (rc != 0 && !r->servers)
-		fprintf(stderr, "tsecho compare: out of memory\n");
+		fprintf(err, "tsecho compare: out of memory\n");
 	else if (rc != 0 && r->cells == NULL)
-		fprintf(stderr, "tsecho compare: a saved result with too many or unnamed "
+		fprintf(err, "tsecho compare: a saved result with too many or unnamed "
 				"servers or steps\n");
 out:
 	for (size_t i = 0; i < n; i++) {

@@ -2,7 +2,8 @@
  * anywhere, read back by `tsecho compare A.json B.json`): the bytes as a
  * file, loaded; a file that loads is then put through every output (text,
  * JSON, CSV, the HTML page), which must not crash on any structure the
- * loader let through.  The loader's complaints go to /dev/null. */
+ * loader let through.  Outputs and the loader's complaints go to
+ * /dev/null. */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -25,7 +26,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	sink = fopen("/dev/null", "w");
-	if (!sink || !freopen("/dev/null", "w", stderr))
+	if (!sink)
 		abort();
 	return 0;
 }
@@ -46,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&r, 0, sizeof r);
 	/* Once alone, once twice over (the names prefixed, the steps matched). */
 	for (size_t n = 1; n <= 2; n++) {
-		if (cmp_load(&r, paths, n) == 0) {
+		if (cmp_load(&r, paths, n, sink) == 0) {
 			cmp_result_merge(&r);
 			cmp_print_text(sink, &r);
 			cmp_print_json(sink, &r);
