@@ -654,7 +654,7 @@ int ts_cmd_compare(int argc, char **argv)
 		rc = cmp_load(&r, argv + optind, (size_t)rest, stderr) == 0 ? 0 : 2;
 	else
 		rc = measure_all(&r, &o, rest, argv + optind);
-	if (rc == 0 && files && o.baseline)
+	if (rc == 0 && files)
 		rc = pick_baseline(&r, o.baseline);
 	if (rc == 0) {
 		cmp_result_merge(&r);

@@ -124,6 +124,16 @@ struct cmp_figures {
 };
 struct cmp_figures cmp_figures_of(const struct cmp_result *r, size_t server, size_t step);
 
+/* One figure of a cell, CMP_UNKNOWN where it has none: messages a
+ * second (higher is better), a latency percentile in ns (pct 100: the
+ * maximum), server CPU µs or system calls per message. */
+enum cmp_fig { CMP_FIG_MPS, CMP_FIG_LATENCY, CMP_FIG_SERVER_CPU, CMP_FIG_SYSCALLS };
+double cmp_figure(const struct cmp_result *r, size_t server, size_t step, enum cmp_fig what,
+		  double pct);
+/* Whether no server did better in that figure on that step (ties all best). */
+int cmp_is_best(const struct cmp_result *r, size_t server, size_t step, enum cmp_fig what,
+		double pct);
+
 /* A figure's ratio, server to the baseline, paired by repetition.  which:
  * 0 messages per second, 1 p99. */
 struct ts_ratio cmp_ratio(const struct cmp_result *r, size_t server, size_t step, int which);

@@ -305,7 +305,7 @@ int cmp_load(struct cmp_result *r, char *const *paths, size_t n, FILE *err)
 		fprintf(err, "tsecho compare: out of memory\n");
 	else if (rc != 0 && r->cells == NULL)
 		fprintf(err, "tsecho compare: a saved result with too many or unnamed "
-				"servers or steps\n");
+			     "servers or steps\n");
 out:
 	for (size_t i = 0; i < n; i++) {
 		ts_jv_free(files[i].doc);

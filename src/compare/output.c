@@ -17,58 +17,16 @@ static const double pcts[] = { 50, 90, 99, 99.9, 99.99 };
 static const char *const pct_keys[] = { "p50", "p90", "p99", "p99_9", "p99_99" };
 #define N_PCTS (sizeof pcts / sizeof pcts[0])
 
-static double us(int64_t ns)
-{
-	return (double)ns / TS_NS_PER_US;
-}
-
-/* The columns of a table where lower or higher is better, and which
- * server is best in each, among those of a step that measured. */
-enum col { C_MPS, C_P50, C_P99, C_P999, C_MAX, C_SRV, C_SYS, C_COLS };
-
-static double col_value(const struct cmp_result *r, size_t si, size_t st, enum col c)
-{
-	const struct cmp_cell *cell = cmp_cell(r, si, st);
-	struct cmp_figures f = cmp_figures_of(r, si, st);
-
-	if (f.n == 0)
-		return CMP_UNKNOWN;
-	switch (c) {
-	case C_MPS:
-		return f.messages_per_s;
-	case C_P50:
-		return (double)ts_hist_percentile(cell->all, 50);
-	case C_P99:
-		return (double)ts_hist_percentile(cell->all, 99);
-	case C_P999:
-		return (double)ts_hist_percentile(cell->all, 99.9);
-	case C_MAX:
-		return (double)ts_hist_max(cell->all);
-	case C_SRV:
-		return f.server_us_per_message;
-	case C_SYS:
-		return f.syscalls_per_message;
-	default:
-		return CMP_UNKNOWN;
-	}
-}
-
-static size_t best_of(const struct cmp_result *r, size_t st, enum col c)
-{
-	size_t best = (size_t)-1;
-	double best_v = 0;
-
-	for (size_t si = 0; si < r->n_servers; si++) {
-		double v = col_value(r, si, st, c);
-		if (v < 0)
-			continue;
-		if (best == (size_t)-1 || (c == C_MPS ? v > best_v : v < best_v)) {
-			best = si;
-			best_v = v;
-		}
-	}
-	return best;
-}
+/* The table's columns of figures: what, its percentile, its decimals. */
+static const struct {
+	enum cmp_fig what;
+	double pct;
+	int decimals;
+} cols[] = {
+	{ CMP_FIG_MPS, 0, 0 },        { CMP_FIG_LATENCY, 50, 1 },  { CMP_FIG_LATENCY, 99, 1 },
+	{ CMP_FIG_LATENCY, 99.9, 1 }, { CMP_FIG_LATENCY, 100, 1 }, { CMP_FIG_SERVER_CPU, 0, 2 },
+	{ CMP_FIG_SYSCALLS, 0, 2 },
+};
 
 /* One cell of a table: value with decimals, '*' when best, "-" unknown. */
 static void put_col(FILE *out, int width, double v, int decimals, int best)
@@ -97,7 +55,6 @@ static void print_row(FILE *out, const struct cmp_result *r, size_t si, size_t s
 {
 	const struct cmp_cell *cell = cmp_cell(r, si, st);
 	struct cmp_figures f = cmp_figures_of(r, si, st);
-	static const int decimals[C_COLS] = { 0, 1, 1, 1, 1, 2, 2 };
 	char a[48], b[48];
 
 	fprintf(out, "%-22s %-10s", first ? r->steps[st].name : "", r->servers[si].name);
@@ -110,12 +67,12 @@ static void print_row(FILE *out, const struct cmp_result *r, size_t si, size_t s
 			f.fault ? f.fault : "");
 		return;
 	}
-	for (int c = 0; c < C_COLS; c++) {
-		double v = col_value(r, si, st, (enum col)c);
-		if (c >= C_P50 && c <= C_MAX && v >= 0)
-			v = us((int64_t)v);
-		put_col(out, c == C_MPS ? 10 : 8, v, decimals[c],
-			best_of(r, st, (enum col)c) == si);
+	for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
+		double v = cmp_figure(r, si, st, cols[c].what, cols[c].pct);
+		if (cols[c].what == CMP_FIG_LATENCY && v >= 0)
+			v /= TS_NS_PER_US;
+		put_col(out, c == 0 ? 10 : 8, v, cols[c].decimals,
+			cmp_is_best(r, si, st, cols[c].what, cols[c].pct));
 	}
 	if (f.client_busy >= 0)
 		fprintf(out, " %5.0f%%%s", 100.0 * f.client_busy, f.client_saturated ? "!" : " ");

@@ -319,29 +319,9 @@ static void td_ratio(FILE *out, const struct ts_ratio *q)
 			q->significant ? "" : " noise");
 }
 
-/* The best server of step st in a figure (higher is better when high). */
-static int is_best(const struct cmp_result *r, size_t si, size_t st, double pct, int high)
-{
-	double mine = -1, best = -1;
-
-	for (size_t k = 0; k < r->n_servers; k++) {
-		struct cmp_figures f = cmp_figures_of(r, k, st);
-		double v;
-		if (f.n == 0)
-			continue;
-		v = pct > 0 ? (double)ts_hist_percentile(cmp_cell(r, k, st)->all, pct)
-			    : f.messages_per_s;
-		if (k == si)
-			mine = v;
-		if (best < 0 || (high ? v > best : v < best))
-			best = v;
-	}
-	return mine >= 0 && mine == best;
-}
-
 static void html_row(FILE *out, const struct cmp_result *r, size_t si, size_t st)
 {
-	static const double pcts[] = { 50, 90, 99, 99.9, 99.99 };
+	static const double pcts[] = { 50, 90, 99, 99.9, 99.99, 100 };
 	const struct cmp_cell *cell = cmp_cell(r, si, st);
 	struct cmp_figures f = cmp_figures_of(r, si, st);
 	struct ts_ratio q0 = cmp_ratio(r, si, st, 0), q1 = cmp_ratio(r, si, st, 1);
@@ -360,13 +340,12 @@ static void html_row(FILE *out, const struct cmp_result *r, size_t si, size_t st
 		fputs("</td></tr>\n", out);
 		return;
 	}
-	td_num(out, f.messages_per_s, 0, is_best(r, si, st, 0, 1));
+	td_num(out, f.messages_per_s, 0, cmp_is_best(r, si, st, CMP_FIG_MPS, 0));
 	for (size_t i = 0; i < sizeof pcts / sizeof pcts[0]; i++)
-		td_num(out, (double)ts_hist_percentile(cell->all, pcts[i]) / TS_NS_PER_US, 1,
-		       is_best(r, si, st, pcts[i], 0));
-	td_num(out, (double)ts_hist_max(cell->all) / TS_NS_PER_US, 1, is_best(r, si, st, 100, 0));
-	td_num(out, f.server_us_per_message, 2, 0);
-	td_num(out, f.syscalls_per_message, 2, 0);
+		td_num(out, cmp_figure(r, si, st, CMP_FIG_LATENCY, pcts[i]) / TS_NS_PER_US, 1,
+		       cmp_is_best(r, si, st, CMP_FIG_LATENCY, pcts[i]));
+	td_num(out, f.server_us_per_message, 2, cmp_is_best(r, si, st, CMP_FIG_SERVER_CPU, 0));
+	td_num(out, f.syscalls_per_message, 2, cmp_is_best(r, si, st, CMP_FIG_SYSCALLS, 0));
 	fprintf(out, "<td>%.0f%%%s</td>", 100 * f.client_busy,
 		f.client_saturated ? " (saturated)" : "");
 	if (si == r->baseline) {

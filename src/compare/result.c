@@ -115,6 +115,41 @@ struct cmp_figures cmp_figures_of(const struct cmp_result *r, size_t server, siz
 	return f;
 }
 
+double cmp_figure(const struct cmp_result *r, size_t server, size_t step, enum cmp_fig what,
+		  double pct)
+{
+	struct cmp_figures f = cmp_figures_of(r, server, step);
+
+	if (f.n == 0)
+		return CMP_UNKNOWN;
+	switch (what) {
+	case CMP_FIG_MPS:
+		return f.messages_per_s;
+	case CMP_FIG_LATENCY:
+		return (double)ts_hist_percentile(cmp_cell(r, server, step)->all, pct);
+	case CMP_FIG_SERVER_CPU:
+		return f.server_us_per_message;
+	case CMP_FIG_SYSCALLS:
+		return f.syscalls_per_message;
+	}
+	return CMP_UNKNOWN;
+}
+
+int cmp_is_best(const struct cmp_result *r, size_t server, size_t step, enum cmp_fig what,
+		double pct)
+{
+	double mine = cmp_figure(r, server, step, what, pct);
+
+	if (mine < 0)
+		return 0;
+	for (size_t k = 0; k < r->n_servers; k++) {
+		double v = cmp_figure(r, k, step, what, pct);
+		if (v >= 0 && (what == CMP_FIG_MPS ? v > mine : v < mine))
+			return 0;
+	}
+	return 1;
+}
+
 /* The figure of one repetition that a ratio compares; 0 when it has none. */
 static double figure(const struct cmp_sample *s, int which)
 {

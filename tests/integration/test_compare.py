@@ -205,6 +205,7 @@ def test_compare_saved_results():
                 assert abs(float(row[8]) - want) <= 0.01 * want + 1, (row, want)
         r = run_tsecho("compare", a, timeout=20)
         assert r.code == 0 and "ping-pong, 64 B" in r.out, r.describe()
+        assert "msg/s vs select" in r.out, "one file: select is the baseline again"
         bad = tmp.file("bad.json")
         with open(bad, "w") as f:
             f.write('{"kind": "bench"}')
