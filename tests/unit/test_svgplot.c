@@ -150,7 +150,7 @@ static void dash_of(const char *svg, int n, char *buf, size_t cap)
 Test(svgplot, distinct_dashes)
 {
 	struct ts_plot_series s[20];
-	char names[20][8], dashes[8][32];
+	char names[20][16], dashes[8][32];
 	struct ts_plot p = { .series = s, .n_series = 20 };
 	char *svg;
 
