@@ -144,15 +144,6 @@ static char *page_of(const struct ts_html_report *r)
 	return text;
 }
 
-static int count_of(const char *s, const char *what)
-{
-	int n = 0;
-
-	for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
-		n++;
-	return n;
-}
-
 static void check_page(const char *page)
 {
 	cr_expect(page != NULL);
@@ -163,9 +154,9 @@ static void check_page(const char *page)
 	cr_expect(strstr(page, "<script") == NULL);
 	cr_expect(strstr(page, "nan") == NULL && strstr(page, "NaN") == NULL);
 	cr_expect(strstr(page, "inf") == NULL);
-	cr_expect(eq(i64, count_of(page, "id=\"chart-time\""), 1));
-	cr_expect(eq(i64, count_of(page, "id=\"chart-spectrum\""), 1));
-	cr_expect(eq(i64, count_of(page, "id=\"chart-hist\""), 1));
+	cr_expect(eq(i64, ts_count_of(page, "id=\"chart-time\""), 1));
+	cr_expect(eq(i64, ts_count_of(page, "id=\"chart-spectrum\""), 1));
+	cr_expect(eq(i64, ts_count_of(page, "id=\"chart-hist\""), 1));
 }
 
 Test(htmlreport, page_empty)
@@ -187,8 +178,8 @@ Test(htmlreport, page_empty)
 
 	check_page(page);
 	/* No probe, no latency: three figures that say so, no <svg>. */
-	cr_expect(eq(i64, page ? count_of(page, "Nothing to chart") : 0, 3));
-	cr_expect(eq(i64, page ? count_of(page, "<svg") : 1, 0));
+	cr_expect(eq(i64, page ? ts_count_of(page, "Nothing to chart") : 0, 3));
+	cr_expect(eq(i64, page ? ts_count_of(page, "<svg") : 1, 0));
 	cr_expect(page && strstr(page, "tsecho ping --report &#39;a&amp;b&#39;"));
 	cr_expect(page && strstr(page, "<title>t&lt;1&gt;</title>"));
 	free(page);
@@ -197,8 +188,8 @@ Test(htmlreport, page_empty)
 	r.n_probes = 3;
 	page = page_of(&r);
 	check_page(page);
-	cr_expect(eq(i64, page ? count_of(page, "<svg") : 0, 1));
-	cr_expect(eq(i64, page ? count_of(page, "Nothing to chart") : 0, 2));
+	cr_expect(eq(i64, page ? ts_count_of(page, "<svg") : 0, 1));
+	cr_expect(eq(i64, page ? ts_count_of(page, "Nothing to chart") : 0, 2));
 	free(page);
 	ts_hist_free(h);
 }
@@ -220,9 +211,9 @@ Test(htmlreport, page_one_sample)
 	ts_hist_record(h, 250000);
 	page = page_of(&r);
 	check_page(page);
-	cr_expect(eq(i64, page ? count_of(page, "<svg") : 0, 3));
-	cr_expect(eq(i64, page ? count_of(page, "<circle") : 0, 1));
-	cr_expect(eq(i64, page ? count_of(page, "<rect") : 0, 1));
+	cr_expect(eq(i64, page ? ts_count_of(page, "<svg") : 0, 3));
+	cr_expect(eq(i64, page ? ts_count_of(page, "<circle") : 0, 1));
+	cr_expect(eq(i64, page ? ts_count_of(page, "<rect") : 0, 1));
 	free(page);
 	/* A zero latency and an interval of no length or message. */
 	ts_hist_reset(h);
@@ -232,7 +223,7 @@ Test(htmlreport, page_one_sample)
 	r.n_intervals = 1;
 	page = page_of(&r);
 	check_page(page);
-	cr_expect(eq(i64, page ? count_of(page, "<svg") : 0, 3));
+	cr_expect(eq(i64, page ? ts_count_of(page, "<svg") : 0, 3));
 	free(page);
 	ts_hist_free(h);
 }

@@ -29,15 +29,6 @@ static char *svg_of(const struct ts_plot *p, int standalone)
 	return text;
 }
 
-static int count_of(const char *s, const char *what)
-{
-	int n = 0;
-
-	for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
-		n++;
-	return n;
-}
-
 /* Whether s is one well-formed element (after an optional declaration):
  * every tag closed in order, every '&' an entity, no '<' in attributes.
  * Enough XML for what the writer emits: no comments, CDATA or DOCTYPE. */
@@ -117,9 +108,9 @@ Test(svgplot, two_series)
 	cr_expect(strstr(svg, "xmlns:xlink=") != NULL);
 	cr_expect(strstr(svg, "width=\"720\" height=\"400\"") != NULL);
 	cr_expect(strstr(svg, "<title>Throughput</title>") != NULL);
-	cr_expect(eq(i64, count_of(svg, "class=\"series\""), 2));
-	cr_expect(eq(i64, count_of(svg, "class=\"series\" data-label=\"io_uring\""), 1));
-	cr_expect(eq(i64, count_of(svg, "class=\"series\" data-label=\"epoll\""), 1));
+	cr_expect(eq(i64, ts_count_of(svg, "class=\"series\""), 2));
+	cr_expect(eq(i64, ts_count_of(svg, "class=\"series\" data-label=\"io_uring\""), 1));
+	cr_expect(eq(i64, ts_count_of(svg, "class=\"series\" data-label=\"epoll\""), 1));
 	/* Log x: a tick at each power of ten; "k" keeps y's labels short. */
 	cr_expect(strstr(svg, ">1000</text>") != NULL && strstr(svg, ">1</text>") != NULL);
 	cr_expect(strstr(svg, "k</text>") != NULL);
@@ -160,7 +151,7 @@ Test(svgplot, distinct_dashes)
 	}
 	svg = svg_of(&p, 0);
 	check_svg(svg, 0);
-	cr_expect(eq(i64, count_of(svg, "class=\"series\""), 20));
+	cr_expect(eq(i64, ts_count_of(svg, "class=\"series\""), 20));
 	for (int i = 0; i < 8; i++) {
 		dash_of(svg, i, dashes[i], sizeof dashes[i]);
 		for (int j = 0; j < i; j++)
@@ -212,7 +203,7 @@ static void check_no_data(const struct ts_plot *p)
 	char *svg = svg_of(p, 1);
 
 	check_svg(svg, 1);
-	cr_expect(eq(i64, count_of(svg, "class=\"series\""), 0));
+	cr_expect(eq(i64, ts_count_of(svg, "class=\"series\""), 0));
 	cr_expect(strstr(svg, ">no data</text>") != NULL);
 	free(svg);
 }

@@ -43,4 +43,14 @@ static inline size_t ts_mem_diff(const unsigned char *a, const unsigned char *b,
 		return cr_make_param_array(size_t, rows_, sizeof rows_ / sizeof rows_[0]);         \
 	} while (0)
 
+/* How many times what occurs in s (overlapping ones too). */
+static inline int ts_count_of(const char *s, const char *what)
+{
+	int n = 0;
+
+	for (const char *p = strstr(s, what); p; p = strstr(p + 1, what))
+		n++;
+	return n;
+}
+
 #endif
