@@ -306,3 +306,41 @@ def test_compare_report_renders_in_chromium():
             assert len(figs) == 1, "DOM: %d #%s" % (len(figs), fid)
             assert len(figs[0].find_all("svg")) == 1, "DOM: #%s has no svg" % fid
         assert len(t.root.find_all("table")) >= 4, "tables"
+
+
+def children_of(pid):
+    """The pids of pid's children (Linux: /proc/PID/task/PID/children)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_compare_builtin_server_killed_mid_step():
+    """A built-in server that dies during a step: the fault is in the row,
+    the JSON and the exit status, and the other steps still ran."""
+    with TempDir() as tmp:
+        out = tmp.file("r.json")
+        with Process([tsecho_path(), "compare", "-t", "3s", "--warmup", "0", "-q", "-n", "1",
+                      "-e", "epoll,select", "-w", "closed", "-c", "2", "--json", out]) as p:
+            deadline = time.monotonic() + 10
+            victim = None
+            while victim is None and time.monotonic() < deadline:
+                kids = children_of(p.pid)
+                victim = kids[0] if kids else None
+                time.sleep(0.05)
+            assert victim, "compare started no server: %s" % p.describe()
+            time.sleep(1.0)
+            os.kill(victim, signal.SIGKILL)
+            code = p.wait_exit(30)
+            text = "\n".join(p.lines())
+        assert code == 3, "exit %r:\n%s" % (code, text)
+        doc = load_json(out)
+        faults = [(x["server"], x["repeats"][0]["fault"]) for x in doc["results"]]
+        bad = [f for f in faults if f[1]]
+        assert len(bad) == 1, faults
+        assert re.search(r"went away|ended|signal 9", bad[0][1]), bad
+        good = [x for x in doc["results"] if not x["repeats"][0]["fault"]]
+        assert len(good) == 1 and good[0]["messages_per_s"] > 0, good
+        assert "(%s" % bad[0][1][:20] in text, text
