@@ -177,6 +177,9 @@ int ts_bench_write_html(FILE *out, const struct ts_bench_result *r, int argc, ch
 /* The histogram export of the JSON result (docs/bench.md), for merge. */
 struct ts_json;
 void ts_bench_json_histogram(struct ts_json *j, const char *key, const struct ts_hist *h);
+/* The latency_ms object (count, min, mean, stddev, max, p50..p99_99, in
+ * ms) of h, or null for h NULL. */
+void ts_bench_json_latency(struct ts_json *j, const char *key, const struct ts_hist *h);
 
 /* One measurement as tsecho bench makes it, for tsecho compare: the
  * workers against run->addr (run->opt and run->max_fds set, the rest

@@ -148,7 +148,7 @@ void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
 	}
 }
 
-static void json_spectrum(struct ts_json *j, const char *key, const struct ts_hist *h)
+void ts_bench_json_latency(struct ts_json *j, const char *key, const struct ts_hist *h)
 {
 	if (!h) {
 		ts_json_null(j, key);
@@ -253,9 +253,9 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 		ts_json_str(&j, "fault", ts_bench_fault(r));
 	else
 		ts_json_null(&j, "fault");
-	json_spectrum(&j, "latency_ms", ts_hist_count(r->hist) ? r->hist : NULL);
-	json_spectrum(&j, "uncorrected_ms",
-		      r->hist_unc && ts_hist_count(r->hist_unc) ? r->hist_unc : NULL);
+	ts_bench_json_latency(&j, "latency_ms", ts_hist_count(r->hist) ? r->hist : NULL);
+	ts_bench_json_latency(&j, "uncorrected_ms",
+			      r->hist_unc && ts_hist_count(r->hist_unc) ? r->hist_unc : NULL);
 	ts_bench_json_histogram(&j, "histogram", r->hist);
 	ts_bench_json_histogram(&j, "uncorrected_histogram", r->hist_unc);
 	ts_json_close(&j, '}');

@@ -106,7 +106,7 @@ static inline struct cmp_cell *cmp_cell(const struct cmp_result *r, size_t serve
 int cmp_result_alloc(struct cmp_result *r);
 void cmp_result_free(struct cmp_result *r);
 /* Merges each cell's repetitions into cell->all. */
-int cmp_result_merge(struct cmp_result *r);
+void cmp_result_merge(struct cmp_result *r);
 
 /* The figures the tables and charts show, of one cell over its
  * repetitions (means of what each measured), CMP_UNKNOWN where none did. */

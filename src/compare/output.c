@@ -14,7 +14,6 @@
 #include <tsecho/json.h>
 
 static const double pcts[] = { 50, 90, 99, 99.9, 99.99 };
-static const char *const pct_keys[] = { "p50", "p90", "p99", "p99_9", "p99_99" };
 #define N_PCTS (sizeof pcts / sizeof pcts[0])
 
 /* The table's columns of figures: what, its percentile, its decimals. */
@@ -152,22 +151,6 @@ void cmp_print_text(FILE *out, const struct cmp_result *r)
 			100 * TS_BENCH_SATURATED);
 }
 
-static void json_latency(struct ts_json *j, const char *key, const struct ts_hist *h)
-{
-	if (!ts_hist_count(h)) {
-		ts_json_null(j, key);
-		return;
-	}
-	ts_json_open(j, key, '{');
-	for (size_t i = 0; i < N_PCTS; i++)
-		ts_json_num(j, pct_keys[i], (double)ts_hist_percentile(h, pcts[i]) / TS_NS_PER_MS,
-			    6);
-	ts_json_num(j, "max", (double)ts_hist_max(h) / TS_NS_PER_MS, 6);
-	ts_json_num(j, "min", (double)ts_hist_min(h) / TS_NS_PER_MS, 6);
-	ts_json_num(j, "mean", ts_hist_mean(h) / TS_NS_PER_MS, 6);
-	ts_json_close(j, '}');
-}
-
 static void json_known(struct ts_json *j, const char *key, double v, int decimals)
 {
 	if (v < 0)
@@ -195,7 +178,7 @@ static void json_sample(struct ts_json *j, const struct cmp_sample *s)
 		ts_json_str(j, "fault", s->fault);
 	else
 		ts_json_null(j, "fault");
-	json_latency(j, "latency_ms", s->hist);
+	ts_bench_json_latency(j, "latency_ms", ts_hist_count(s->hist) ? s->hist : NULL);
 	ts_bench_json_histogram(j, "histogram", s->hist);
 	ts_json_close(j, '}');
 }
@@ -234,7 +217,7 @@ static void json_cell(struct ts_json *j, const struct cmp_result *r, size_t si, 
 	else
 		ts_json_null(j, "skipped");
 	json_known(j, "messages_per_s", f.n ? f.messages_per_s : CMP_UNKNOWN, 3);
-	json_latency(j, "latency_ms", c->all);
+	ts_bench_json_latency(j, "latency_ms", ts_hist_count(c->all) ? c->all : NULL);
 	json_known(j, "server_cpu_us_per_message", f.server_us_per_message, 4);
 	json_known(j, "syscalls_per_message", f.syscalls_per_message, 4);
 	json_known(j, "client_cpu_us_per_message", f.client_us_per_message, 4);

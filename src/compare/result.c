@@ -48,7 +48,7 @@ void cmp_result_free(struct cmp_result *r)
 	r->steps = NULL;
 }
 
-int cmp_result_merge(struct cmp_result *r)
+void cmp_result_merge(struct cmp_result *r)
 {
 	for (size_t i = 0; i < r->n_servers * r->n_steps; i++) {
 		struct cmp_cell *c = &r->cells[i];
@@ -57,7 +57,6 @@ int cmp_result_merge(struct cmp_result *r)
 			if (c->rep[k].done)
 				ts_hist_merge(c->all, c->rep[k].hist);
 	}
-	return 0;
 }
 
 /* The mean of the known values among n, or CMP_UNKNOWN. */
