@@ -58,6 +58,30 @@ enum ts_decode {
 	TS_DECODE_BAD = 2,       /* never valid: *status says why */
 };
 
+/* Extension types (docs/protocol.md, "Extensions"). */
+enum ts_proto_ext_type {
+	/* Kernel timestamps: the client sends it zeroed, a server that
+	 * knows it fills it in (struct ts_proto_kts). */
+	TS_EXT_KTS = 1,
+};
+#define TS_PROTO_EXT_HDR_LEN 4u
+#define TS_EXT_KTS_LEN 32u
+/* hdr_len of a frame that carries the kernel-timestamp extension alone. */
+#define TS_PROTO_KTS_HDR_LEN (TS_PROTO_HDR_LEN + TS_PROTO_EXT_HDR_LEN + TS_EXT_KTS_LEN)
+
+/* Bits of ts_proto_kts.flags, set by the server. */
+#define TS_KTS_F_RX 1u /* its receive timestamps are on */
+#define TS_KTS_F_TX 2u /* its transmit timestamps are on */
+
+/* The kernel-timestamp extension's value, in host order.  Times are the
+ * server's CLOCK_REALTIME in ns, 0 when it has none. */
+struct ts_proto_kts {
+	uint32_t flags;
+	uint64_t rx_ns;  /* the kernel's receive time of this probe */
+	uint64_t tx_seq; /* an earlier reply on this flow ... */
+	uint64_t tx_ns;  /* ... and when the kernel sent it (0: none yet) */
+};
+
 /* Big-endian helpers; p must have room for the width. */
 void ts_put_be16(uint8_t *p, uint16_t v);
 void ts_put_be32(uint8_t *p, uint32_t v);
@@ -102,6 +126,20 @@ void ts_proto_make_reply(uint8_t *frame, uint64_t t2_wall_ns, uint64_t t3_wall_n
 /* Writes a 48-byte error frame for the given status and sequence number
  * to buf; returns its length (TS_PROTO_HDR_LEN). */
 size_t ts_proto_encode_error(uint8_t *buf, enum ts_proto_status status, uint64_t seq);
+
+/* The offset in frame of the value of the first extension of the given
+ * type, with at least min_len bytes, among the extensions of a decoded
+ * frame (hdr_len bytes of it at frame); 0 when there is none or the
+ * extensions do not parse. */
+size_t ts_proto_find_ext(const uint8_t *frame, size_t hdr_len, uint16_t type, uint16_t min_len);
+
+/* Writes the kernel-timestamp extension (header and value k) at p, which
+ * has room for TS_PROTO_EXT_HDR_LEN + TS_EXT_KTS_LEN bytes. */
+void ts_proto_put_kts_ext(uint8_t *p, const struct ts_proto_kts *k);
+
+/* Reads and writes the extension's value (TS_EXT_KTS_LEN bytes at v). */
+void ts_proto_kts_get(const uint8_t *v, struct ts_proto_kts *k);
+void ts_proto_kts_set(uint8_t *v, const struct ts_proto_kts *k);
 
 /* A short static name for a status ("too big", ...). */
 const char *ts_proto_status_str(enum ts_proto_status status);

@@ -171,6 +171,51 @@ size_t ts_proto_encode_error(uint8_t *buf, enum ts_proto_status status, uint64_t
 	return TS_PROTO_HDR_LEN;
 }
 
+size_t ts_proto_find_ext(const uint8_t *frame, size_t hdr_len, uint16_t type, uint16_t min_len)
+{
+	size_t off = TS_PROTO_HDR_LEN;
+
+	while (off + TS_PROTO_EXT_HDR_LEN <= hdr_len) {
+		uint16_t t = ts_get_be16(frame + off);
+		size_t len = ts_get_be16(frame + off + 2);
+		size_t value = off + TS_PROTO_EXT_HDR_LEN;
+
+		if (value + len > hdr_len)
+			return 0;
+		if (t == type && len >= min_len)
+			return value;
+		off = value + (len + 3) / 4 * 4;
+	}
+	return 0;
+}
+
+/* Offsets in the kernel-timestamp value (docs/protocol.md). */
+enum { KTS_FLAGS = 0, KTS_RX = 8, KTS_TX_SEQ = 16, KTS_TX = 24 };
+
+void ts_proto_kts_get(const uint8_t *v, struct ts_proto_kts *k)
+{
+	k->flags = ts_get_be32(v + KTS_FLAGS);
+	k->rx_ns = ts_get_be64(v + KTS_RX);
+	k->tx_seq = ts_get_be64(v + KTS_TX_SEQ);
+	k->tx_ns = ts_get_be64(v + KTS_TX);
+}
+
+void ts_proto_kts_set(uint8_t *v, const struct ts_proto_kts *k)
+{
+	ts_put_be32(v + KTS_FLAGS, k->flags);
+	ts_put_be32(v + KTS_FLAGS + 4, 0);
+	ts_put_be64(v + KTS_RX, k->rx_ns);
+	ts_put_be64(v + KTS_TX_SEQ, k->tx_seq);
+	ts_put_be64(v + KTS_TX, k->tx_ns);
+}
+
+void ts_proto_put_kts_ext(uint8_t *p, const struct ts_proto_kts *k)
+{
+	ts_put_be16(p, TS_EXT_KTS);
+	ts_put_be16(p + 2, TS_EXT_KTS_LEN);
+	ts_proto_kts_set(p + TS_PROTO_EXT_HDR_LEN, k);
+}
+
 const char *ts_proto_status_str(enum ts_proto_status status)
 {
 	switch (status) {

@@ -42,6 +42,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			return 0;
 		memcpy(copy, data, h.frame_len);
 		ts_proto_make_reply(copy, 1, 2);
+		/* The extension walk stays inside the header, and a kernel
+		 * timestamp written where it was found reads back. */
+		{
+			size_t v = ts_proto_find_ext(copy, h.hdr_len, TS_EXT_KTS, TS_EXT_KTS_LEN);
+			struct ts_proto_kts k = { TS_KTS_F_RX, 3, 4, 5 }, back;
+			if (v != 0) {
+				if (v < TS_PROTO_HDR_LEN + TS_PROTO_EXT_HDR_LEN ||
+				    v + TS_EXT_KTS_LEN > h.hdr_len)
+					abort();
+				ts_proto_kts_set(copy + v, &k);
+				ts_proto_kts_get(copy + v, &back);
+				if (back.flags != k.flags || back.rx_ns != 3 || back.tx_seq != 4 ||
+				    back.tx_ns != 5)
+					abort();
+			}
+		}
 		if (ts_proto_decode(copy, h.frame_len, limits[i], &again, NULL) != TS_DECODE_OK ||
 		    again.frame_len != h.frame_len || again.seq != h.seq ||
 		    again.type != TS_MSG_REPLY || again.t2_wall_ns != 1 || again.t3_wall_ns != 2 ||
