@@ -70,8 +70,9 @@ enum ts_proto_ext_type {
 #define TS_PROTO_KTS_HDR_LEN (TS_PROTO_HDR_LEN + TS_PROTO_EXT_HDR_LEN + TS_EXT_KTS_LEN)
 
 /* Bits of ts_proto_kts.flags, set by the server. */
-#define TS_KTS_F_RX 1u /* its receive timestamps are on */
-#define TS_KTS_F_TX 2u /* its transmit timestamps are on */
+#define TS_KTS_F_RX 1u     /* its receive timestamps are on */
+#define TS_KTS_F_TX 2u     /* its transmit timestamps are on */
+#define TS_KTS_F_SERVER 4u /* a server that knows the extension filled it in */
 
 /* The kernel-timestamp extension's value, in host order.  Times are the
  * server's CLOCK_REALTIME in ns, 0 when it has none. */

@@ -66,6 +66,8 @@ static const char usage[] =
     "      --zerocopy MODE      io_uring: send probe replies with SEND_ZC: auto (the\n"
     "                           default: replies of 16k or more to other hosts), on,\n"
     "                           or off\n"
+    "      --kernel-timestamps  fill the kernel's receive and send times into probes\n"
+    "                           that ask (SO_TIMESTAMPING; ping --kernel-timestamps)\n"
     "      --threads N          N reactors, each with its own ring or loop and its own\n"
     "                           SO_REUSEPORT sockets on the main port (default 1, at\n"
     "                           most 64); the limits are shared out among them\n"
@@ -100,6 +102,7 @@ enum {
 	OPT_BUSY_POLL,
 	OPT_THREADS,
 	OPT_ZEROCOPY,
+	OPT_KERNEL_TIMESTAMPS,
 };
 
 static const struct option options[] = {
@@ -129,6 +132,7 @@ static const struct option options[] = {
 	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "zerocopy", required_argument, NULL, OPT_ZEROCOPY },
+	{ "kernel-timestamps", no_argument, NULL, OPT_KERNEL_TIMESTAMPS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -178,6 +182,9 @@ static int parse_engine_opt(int opt, const char *arg, struct ts_server_config *c
 		cfg->busy_poll_ns = 50 * TS_NS_PER_US;
 		if (arg && ts_parse_duration_ns(arg, 1, TS_NS_PER_S, &cfg->busy_poll_ns) != 0)
 			return bad_value("--busy-poll", arg, "want a duration, 1ns..1s");
+		break;
+	case OPT_KERNEL_TIMESTAMPS:
+		cfg->kernel_timestamps = 1;
 		break;
 	case OPT_ZEROCOPY:
 		if (strcmp(arg, "auto") == 0)
@@ -318,6 +325,7 @@ static int parse_args(int argc, char **argv, struct ts_server_config *cfg)
 		case OPT_BUSY_POLL:
 		case OPT_THREADS:
 		case OPT_ZEROCOPY:
+		case OPT_KERNEL_TIMESTAMPS:
 			if ((rc = parse_engine_opt(c, optarg, cfg)) >= 0)
 				return rc;
 			break;

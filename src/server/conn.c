@@ -151,6 +151,9 @@ struct conn *ts_conn_new(struct ts_server *srv, int fd, const struct sockaddr_st
 	/* A latency tool must not let Nagle hold small replies back. */
 	if (ts_net_set_nodelay(fd) != 0)
 		srv->stats.errors[TS_ERR_IO]++;
+	/* Before any byte is sent: the transmit keys count from here. */
+	if (srv->cfg->kernel_timestamps)
+		c->kt.on = ts_server_kt_enable(srv, fd) == 0;
 	return c;
 }
 
@@ -194,13 +197,18 @@ static void conn_fail(struct conn *c, size_t *tx_len, enum ts_proto_status statu
 	c->state = ST_ERROR;
 }
 
-/* Turns the probe frame at p into its reply, where it is.  t3 is t2 plus
- * the residence measured on the raw clock (docs/measurement.md). */
-static void stamp_probe(struct conn *c, uint8_t *p, int64_t rx_wall_ns, int64_t rx_raw_ns)
+/* Turns the probe frame at p (header h), which is at offset at of the
+ * stream of replies, into its reply, where it is.  t3 is t2 plus the
+ * residence measured on the raw clock (docs/measurement.md). */
+static void stamp_probe(struct conn *c, uint8_t *p, const struct ts_proto_hdr *h, uint64_t at,
+			int64_t rx_wall_ns, int64_t rx_raw_ns)
 {
 	struct ts_server *srv = c->srv;
-	int64_t t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
+	int64_t t3_wall_ns;
 
+	if (ts_kt_fill(p, h->hdr_len, c->kt.on, c->kt.cur_rx_ns, &c->kt.last) && c->kt.on)
+		ts_kt_sent(&c->kt.recent, (uint32_t)(at + h->frame_len - 1), h->seq, 0);
+	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
 	ts_proto_make_reply(p, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
 	srv->stats.traffic[TS_STAT_BINARY][TS_STAT_TCP].messages++;
 	ts_server_stats_residence(&srv->stats, rx_wall_ns, t3_wall_ns);
@@ -224,6 +232,7 @@ size_t ts_conn_answer_in_place(struct conn *c, uint8_t *p, size_t n, int64_t rx_
 {
 	size_t used = 0;
 
+	c->kt.cur_rx_ns = c->kt.rx_ns;
 	if (c->proto == PROTO_UNKNOWN && n > 0 && p[0] == TS_PROTO_MAGIC0)
 		c->proto = PROTO_BINARY;
 	if (c->proto == PROTO_ECHO && c->state == ST_OPEN) {
@@ -238,11 +247,12 @@ size_t ts_conn_answer_in_place(struct conn *c, uint8_t *p, size_t n, int64_t rx_
 
 		if (decode_probe(c, p + used, n - used, &h, &status) != TS_DECODE_OK)
 			break;
-		stamp_probe(c, p + used, rx_wall_ns, rx_raw_ns);
+		stamp_probe(c, p + used, &h, c->kt.stream + used, rx_wall_ns, rx_raw_ns);
 		used += h.frame_len;
 	}
 	if (used > 0)
 		ts_conn_touch(c); /* progress: a message answered */
+	c->kt.stream += used; /* the engine sends these bytes next */
 	return used;
 }
 
@@ -262,7 +272,7 @@ static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t 
 		return n;
 	}
 	memcpy(srv->tx + *tx_len, p, h.frame_len);
-	stamp_probe(c, srv->tx + *tx_len, rx_wall_ns, rx_raw_ns);
+	stamp_probe(c, srv->tx + *tx_len, &h, c->kt.stream + *tx_len, rx_wall_ns, rx_raw_ns);
 	*tx_len += h.frame_len;
 	return h.frame_len;
 }
@@ -342,6 +352,7 @@ static ssize_t conn_answer(struct conn *c, const uint8_t *p, size_t n, int64_t r
 	}
 	if (used > 0)
 		ts_conn_touch(c); /* progress: a message answered */
+	c->kt.stream += tx_len;
 	if (tx_len > 0 && (rc = srv->tcp->send(c, srv->tx, tx_len)) != 0)
 		return rc;
 	return (ssize_t)used;
@@ -364,6 +375,7 @@ int ts_conn_input(struct conn *c, const uint8_t *data, size_t len, int64_t rx_wa
 	if (len > 0) {
 		if (c->in.len == 0) {
 			/* The common case: answer straight from the read. */
+			c->kt.cur_rx_ns = c->kt.rx_ns;
 			used =
 			    conn_answer(c, data, len, rx_wall_ns, rx_raw_ns, waiting(c, pending));
 			if (used < 0)
@@ -376,8 +388,10 @@ int ts_conn_input(struct conn *c, const uint8_t *data, size_t len, int64_t rx_wa
 		if (len > 0) {
 			c->in_wall_ns = rx_wall_ns;
 			c->in_raw_ns = rx_raw_ns;
+			c->kt.in_rx_ns = c->kt.rx_ns;
 		}
 	}
+	c->kt.cur_rx_ns = c->kt.in_rx_ns;
 	while (c->in.len > 0 && c->state == ST_OPEN && waiting(c, pending) < srv->cfg->max_output) {
 		used = conn_answer(c, ts_buf_bytes(&c->in), c->in.len, c->in_wall_ns, c->in_raw_ns,
 				   waiting(c, pending));
@@ -395,6 +409,19 @@ bool ts_conn_drain(struct conn *c, size_t n)
 		return true;
 	c->srv->tcp->close(c, "protocol error");
 	return false;
+}
+
+void ts_conn_kt_drain(struct conn *c, int cap)
+{
+	struct ts_kts_tx tx[TS_KT_RECENT];
+	int n = ts_kts_read_tx(c->fd, tx, cap < TS_KT_RECENT ? cap : TS_KT_RECENT);
+
+	for (int i = 0; i < n; i++) {
+		uint64_t seq;
+		uint32_t slot;
+		if (ts_kt_match(&c->kt.recent, &tx[i], &seq, &slot))
+			c->kt.last = (struct ts_kt_last){ seq, tx[i].ns };
+	}
 }
 
 void ts_conn_fail_input(struct conn *c, int rc)

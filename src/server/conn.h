@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <tsecho/buf.h>
+#include "ktime.h"
 #include "server_int.h"
 
 #define TS_DRAIN_TIMEOUT_NS (2 * TS_NS_PER_S)
@@ -48,6 +49,18 @@ struct uring_conn {
 	struct conn *next_starved;
 };
 
+/* Kernel timestamps on a connection (--kernel-timestamps; ktime.h). */
+struct conn_kt {
+	bool on;
+	int64_t rx_ns;     /* set by the engine: the kernel's receive time of
+			    * the bytes it feeds in next (0: none) */
+	int64_t in_rx_ns;  /* ... of the bytes waiting in in */
+	int64_t cur_rx_ns; /* ... of the bytes being answered */
+	uint64_t stream;   /* bytes of replies handed to the engine so far */
+	struct ts_kt_recent recent;
+	struct ts_kt_last last;
+};
+
 struct conn {
 	int fd;
 	uint8_t proto;
@@ -63,6 +76,7 @@ struct conn {
 	struct conn_node idle;    /* on open (idle timeout) or draining */
 	struct conn_node partial; /* on partial while a message is begun */
 	struct sockaddr_storage peer;
+	struct conn_kt kt;
 	struct uring_conn u;
 };
 
@@ -145,6 +159,12 @@ bool ts_conn_drain(struct conn *c, size_t n);
  * the message timeout.  Returns true with *want_read: whether the engine
  * should read from c now. */
 bool ts_conn_settle(struct conn *c, size_t pending, bool *want_read);
+
+/* Reads up to cap transmit timestamps waiting on c's error queue and
+ * matches them to c's replies.  Engines call it after each send (cap 1:
+ * on loopback the stamp is there as the send returns) and when the
+ * socket reports an error event (the error queue is not empty). */
+void ts_conn_kt_drain(struct conn *c, int cap);
 
 /* Input-side failure of ts_conn_input: counted and c closed. */
 void ts_conn_fail_input(struct conn *c, int rc);

@@ -17,6 +17,7 @@
 
 #include <tsecho/clock.h>
 #include <tsecho/httpd.h>
+#include <tsecho/kts.h>
 #include <tsecho/net.h>
 #include <tsecho/text.h>
 #include "conn.h"
@@ -70,12 +71,27 @@ static int open_wake_pipe(struct ts_server *srv)
 	return ts_evloop_add(srv->loop, srv->wake_pipe[0], TS_EV_READ, on_wake, NULL);
 }
 
+int ts_server_kt_enable(struct ts_server *srv, int fd)
+{
+	int rc = ts_kts_enable(fd, TS_KTS_RX | TS_KTS_TX);
+
+	if (rc != 0 && !srv->kt_refused) {
+		char what[128];
+		snprintf(what, sizeof what, "kernel timestamps refused: %s", strerror(-rc));
+		ts_log_event(&srv->log, what);
+		srv->kt_refused = true;
+	}
+	return rc;
+}
+
 static void close_listeners(struct ts_server *srv)
 {
 	for (int i = 0; i < srv->n_listeners; i++) {
 		if (srv->loop)
 			ts_evloop_del(srv->loop, srv->listeners[i].fd);
 		close(srv->listeners[i].fd);
+		free(srv->listeners[i].kt);
+		srv->listeners[i].kt = NULL;
 	}
 	srv->n_listeners = 0;
 }
@@ -102,6 +118,10 @@ static int bind_one(struct ts_server *srv, struct sockaddr *sa, socklen_t len, i
 	l->srv = srv;
 	if (role == ROLE_STAMP && (rc = ts_reflector_prepare(fd, sa->sa_family)) != 0)
 		return rc;
+	/* UDP keeps its per-peer transmit times; TCP's are per connection. */
+	if (type == SOCK_DGRAM && role == ROLE_MAIN && srv->cfg->kernel_timestamps &&
+	    ts_server_kt_enable(srv, fd) == 0 && !(l->kt = calloc(1, sizeof *l->kt)))
+		return -ENOMEM;
 	if (*port == 0) {
 		int p = ts_net_local_port(fd);
 		if (p < 0)

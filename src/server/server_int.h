@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -18,6 +19,7 @@ struct conn;
 struct conn_list;
 struct ts_tcp_engine;
 struct ts_uring;
+struct ts_kt_udp;
 
 /* A connection's place in one deadline list. */
 struct conn_node {
@@ -48,6 +50,7 @@ struct listener {
 	int type; /* SOCK_STREAM or SOCK_DGRAM */
 	enum listener_role role;
 	struct ts_server *srv;
+	struct ts_kt_udp *kt; /* UDP with --kernel-timestamps: per-peer times */
 };
 
 struct ts_server {
@@ -88,6 +91,7 @@ struct ts_server {
 
 	int reserve_fd;
 	int64_t accept_paused_until_mono_ns; /* 0: accepting */
+	bool kt_refused; /* --kernel-timestamps was refused once (logged) */
 
 	/* ts_server_stop sets stop and writes to the pipe, which wakes the
 	 * loop from its wait (the self-pipe trick: safe in a signal
@@ -115,6 +119,10 @@ int64_t ts_tcp_sweep(struct ts_server *srv, int64_t now_mono_ns);
 /* conn.c: at shutdown, one last try to send what is pending, then close
  * all. */
 void ts_tcp_close_all(struct ts_server *srv);
+
+/* --kernel-timestamps on fd (server.c): 0, or -errno, logged the first
+ * time. */
+int ts_server_kt_enable(struct ts_server *srv, int fd);
 
 /* udp.c; arg is the struct listener (main or echo role). */
 void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg);

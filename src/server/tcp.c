@@ -19,6 +19,7 @@
 
 #include <tsecho/buf.h>
 #include <tsecho/clock.h>
+#include <tsecho/kts.h>
 #include <tsecho/net.h>
 #include "conn.h"
 
@@ -48,6 +49,8 @@ static int ready_send(struct conn *c, const uint8_t *p, size_t n)
 		if (w > 0) {
 			sent = (size_t)w;
 			ts_conn_traffic(c, 0)->bytes_out += sent;
+			if (c->kt.on)
+				ts_conn_kt_drain(c, 1);
 		}
 	}
 	/* No max here: answering already stopped at max_output. */
@@ -77,7 +80,8 @@ static void conn_settle(struct conn *c)
 static bool conn_on_read(struct conn *c)
 {
 	struct ts_server *srv = c->srv;
-	ssize_t n = recv(c->fd, srv->rx, srv->rx_cap, 0);
+	ssize_t n = c->kt.on ? ts_kts_recv(c->fd, srv->rx, srv->rx_cap, 0, NULL, NULL, &c->kt.rx_ns)
+			     : recv(c->fd, srv->rx, srv->rx_cap, 0);
 	int64_t rx_wall_ns, rx_raw_ns;
 	int rc;
 
@@ -124,6 +128,8 @@ static bool conn_on_write(struct conn *c)
 	}
 	ts_conn_traffic(c, 0)->bytes_out += (uint64_t)w;
 	ts_buf_consume(&c->out, (size_t)w);
+	if (c->kt.on)
+		ts_conn_kt_drain(c, 1);
 	ts_conn_touch(c);
 	rc = ts_conn_input(c, NULL, 0, 0, 0, 0);
 	if (rc != 0) {
@@ -139,6 +145,12 @@ static void conn_on_event(struct ts_evloop *loop, int fd, int events, void *arg)
 
 	(void)loop;
 	(void)fd;
+	/* Writable with nothing to write: an error event, which a transmit
+	 * timestamp waiting on the error queue raises. */
+	if (c->kt.on && (events & TS_EV_WRITE) && c->out.len == 0) {
+		ts_conn_kt_drain(c, TS_KT_RECENT);
+		events &= ~TS_EV_WRITE;
+	}
 	if ((events & TS_EV_WRITE) && !conn_on_write(c))
 		return;
 	if ((events & TS_EV_READ) && !conn_on_read(c))

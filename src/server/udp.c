@@ -10,14 +10,17 @@
  * reply (a text reply, a binary reply or error frame, the echo we just
  * sent) is not answered.  Malformed probes and text over --max-message are
  * counted and dropped. */
+#define _GNU_SOURCE
 #include "config.h"
 
 #include <errno.h>
 #include <sys/socket.h>
 
 #include <tsecho/clock.h>
+#include <tsecho/kts.h>
 #include <tsecho/proto.h>
 #include <tsecho/text.h>
+#include "ktime.h"
 #include "server_int.h"
 
 enum { DATAGRAMS_PER_EVENT = 64 }; /* a bounded share of work per event */
@@ -29,10 +32,12 @@ static bool admitted(struct ts_server *srv, const struct sockaddr_storage *peer)
 }
 
 /* Builds the answer to one binary datagram in place; returns its length,
- * or 0 for no answer. */
-static size_t answer_binary(struct ts_server *srv, const struct sockaddr_storage *peer,
-			    uint8_t *dgram, size_t n, int64_t rx_wall_ns, int64_t rx_raw_ns)
+ * or 0 for no answer.  rx_ns: the kernel's receive time (l->kt). */
+static size_t answer_binary(const struct listener *l, const struct sockaddr_storage *peer,
+			    uint8_t *dgram, size_t n, int64_t rx_wall_ns, int64_t rx_raw_ns,
+			    int64_t rx_ns)
 {
+	struct ts_server *srv = l->srv;
 	size_t max = n < srv->cfg->max_message ? n : srv->cfg->max_message;
 	struct ts_proto_hdr h;
 	int64_t t3_wall_ns;
@@ -52,6 +57,12 @@ static size_t answer_binary(struct ts_server *srv, const struct sockaddr_storage
 	}
 	if (!admitted(srv, peer))
 		return 0;
+	if (h.hdr_len > TS_PROTO_HDR_LEN) {
+		struct ts_kt_last last = { 0, 0 };
+		if (l->kt)
+			last = ts_kt_udp_last(l->kt, peer);
+		ts_kt_fill(dgram, h.hdr_len, l->kt != NULL, rx_ns, &last);
+	}
 	/* t3 is t2 plus the residence on the raw clock (docs/measurement.md). */
 	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
 	ts_proto_make_reply(dgram, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
@@ -112,11 +123,16 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 
 	(void)loop;
 	(void)events;
+	/* Transmit timestamps raise an error event until they are read. */
+	if (l->kt)
+		ts_kt_udp_drain(l->kt, fd, TS_KT_RECENT);
 	for (int i = 0; i < DATAGRAMS_PER_EVENT; i++) {
 		struct sockaddr_storage peer;
 		socklen_t peer_len = sizeof peer;
-		ssize_t n =
-		    recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer, &peer_len);
+		int64_t rx_ns = 0;
+		ssize_t n = l->kt ? ts_kts_recv(fd, srv->rx, srv->rx_cap, 0, &peer, &peer_len, &rx_ns)
+				  : recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer,
+					     &peer_len);
 		int64_t rx_wall_ns, rx_raw_ns;
 		const uint8_t *reply;
 		struct ts_traffic *t;
@@ -141,7 +157,8 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 			len = answer_echo(srv, &peer, srv->rx, (size_t)n);
 		} else if (srv->rx[0] == TS_PROTO_MAGIC0) {
 			reply = srv->rx;
-			len = answer_binary(srv, &peer, srv->rx, (size_t)n, rx_wall_ns, rx_raw_ns);
+			len = answer_binary(l, &peer, srv->rx, (size_t)n, rx_wall_ns, rx_raw_ns,
+					    rx_ns);
 		} else {
 			reply = srv->tx;
 			len = answer_text(srv, &peer, srv->rx, (size_t)n, rx_wall_ns);
@@ -155,5 +172,13 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 			continue;
 		}
 		t->bytes_out += len;
+		if (l->kt) {
+			/* Every datagram counts in the socket's keys. */
+			if (reply == srv->rx && srv->rx[0] == TS_PROTO_MAGIC0)
+				ts_kt_udp_sent(l->kt, &peer, ts_kt_seq(srv->rx));
+			else
+				l->kt->key++;
+			ts_kt_udp_drain(l->kt, fd, 1);
+		}
 	}
 }
