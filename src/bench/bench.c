@@ -781,7 +781,7 @@ int ts_cmd_bench(int argc, char **argv)
 	run.opt = &opt;
 	run.max_fds = ts_raise_nofile();
 	if (!host) {
-		if (ts_builtin_start(&builtin, 0) != 0) {
+		if (ts_builtin_start(&builtin, 0, 0) != 0) {
 			rc = 2;
 			goto done;
 		}

@@ -16,7 +16,7 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns)
+int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns, int kernel_timestamps)
 {
 	int rc;
 
@@ -34,6 +34,7 @@ int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns)
 	b->cfg.log_format = TS_LOG_TEXT;
 	b->cfg.uring_buffers = 64; /* a few clients: no need for the default pool */
 	b->cfg.busy_poll_ns = busy_poll_ns;
+	b->cfg.kernel_timestamps = kernel_timestamps;
 	/* Quiet still logs the listening lines: nobody wants them here. */
 	b->log = fopen("/dev/null", "w");
 	if (!b->log) {

@@ -17,9 +17,10 @@ struct ts_builtin {
 	int port;
 };
 
-/* Starts it, busy-polling its ring for busy_poll_ns (0: not); 0, or -1
- * with a line on stderr. */
-int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns);
+/* Starts it, busy-polling its ring for busy_poll_ns (0: not), with
+ * kernel timestamps when kernel_timestamps; 0, or -1 with a line on
+ * stderr. */
+int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns, int kernel_timestamps);
 
 /* Stops the thread and frees everything. */
 void ts_builtin_stop(struct ts_builtin *b);

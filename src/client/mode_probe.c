@@ -5,25 +5,38 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include <tsecho/clock.h>
+#include <tsecho/net.h>
 #include <tsecho/proto.h>
 #include <tsecho/text.h>
 #include "hello.h"
 #include "pinger.h"
+
+/* --kernel-timestamps, once the connection is ours to time: the keys
+ * count from the first probe. */
+static int kt_start(struct ts_pinger *p)
+{
+	if (p->kt) {
+		p->kt->same_clock = ts_net_is_loopback((const struct sockaddr *)&p->target.addr);
+		ts_ping_kt_enable(p->kt, p->fd);
+	}
+	return 0;
+}
 
 static int probe_start(struct ts_pinger *p)
 {
 	if (ts_pinger_connect(p) != 0)
 		return -1;
 	if (p->opt->udp)
-		return 0;
+		return kt_start(p);
 	switch (ts_hello(p->fd, p->opt->timeout_ns, p->error, sizeof p->error)) {
 	case TS_HELLO_TSECHO:
-		return 0;
+		return kt_start(p);
 	case TS_HELLO_TEXT:
 		p->mode = &ts_mode_text;
 		return 0;
@@ -37,18 +50,31 @@ static int probe_send(struct ts_pinger *p, uint64_t seq)
 	struct ts_proto_hdr h = {
 		.version = TS_PROTO_VERSION,
 		.type = TS_MSG_PROBE,
-		.hdr_len = TS_PROTO_HDR_LEN,
+		.hdr_len = p->kt ? TS_PROTO_KTS_HDR_LEN : TS_PROTO_HDR_LEN,
 		.frame_len = (uint32_t)p->opt->size,
 		.seq = seq,
 	};
-	int64_t raw_ns = ts_raw_ns();
+	static const struct ts_proto_kts ask = { 0 };
+	int64_t raw_ns, t1;
+	int rc;
 
+	if (p->kt)
+		ts_proto_put_kts_ext(p->scratch + TS_PROTO_HDR_LEN, &ask);
 	/* t1 as late as possible before the send. */
-	h.t1_wall_ns = (uint64_t)ts_pinger_sent(p, seq, raw_ns, ts_wall_ns());
+	raw_ns = ts_raw_ns();
+	t1 = ts_pinger_sent(p, seq, raw_ns, ts_wall_ns());
+	h.t1_wall_ns = (uint64_t)t1;
 	ts_proto_encode_hdr(p->scratch, &h);
-	if (!p->opt->udp)
-		return ts_pinger_write(p, p->scratch, p->opt->size);
-	if (send(p->fd, p->scratch, p->opt->size, 0) < 0) {
+	if (!p->opt->udp) {
+		rc = ts_pinger_write(p, p->scratch, p->opt->size);
+		if (p->kt)
+			ts_ping_kt_sent(p->kt, seq, t1, p->opt->size, 0, rc == 0);
+		return rc;
+	}
+	rc = (int)send(p->fd, p->scratch, p->opt->size, 0);
+	if (p->kt)
+		ts_ping_kt_sent(p->kt, seq, t1, p->opt->size, 1, rc >= 0);
+	if (rc < 0) {
 		/* A datagram the kernel would not take is lost like any
 		 * other; an ICMP error from an earlier one says why. */
 		if (errno == ECONNREFUSED) {
@@ -62,6 +88,17 @@ static int probe_send(struct ts_pinger *p, uint64_t seq)
 	return 0;
 }
 
+/* The clock offset the network parts are corrected by: the estimate so
+ * far (0 with --synced, or with both ends on one host). */
+static double kt_offset(const struct ts_pinger *p)
+{
+	double offset_ns = 0, bound_ns;
+
+	if (!p->opt->synced)
+		ts_session_offset(&p->sess, &offset_ns, &bound_ns);
+	return offset_ns;
+}
+
 /* One reply frame at buf; -1 when it is an error frame or not a reply. */
 static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_proto_hdr *h,
 		      int64_t t4_raw_ns, int64_t t4_wall_ns)
@@ -69,7 +106,6 @@ static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_p
 	const struct ts_send_slot *slot = ts_pinger_slot(p, h->seq);
 	struct ts_sample s;
 
-	(void)buf;
 	if (h->type == TS_MSG_ERROR) {
 		snprintf(p->error, sizeof p->error, "the server refused a probe: %s",
 			 ts_proto_status_str((enum ts_proto_status)h->status));
@@ -90,6 +126,8 @@ static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_p
 	s.t4_wall_ns = t4_wall_ns;
 	s.server_times = 1;
 	ts_pinger_got(p, &s, h->frame_len);
+	if (p->kt)
+		ts_ping_kt_reply(p->kt, p->fd, &s, buf, h->hdr_len, kt_offset(p));
 	return 0;
 }
 
@@ -129,10 +167,18 @@ static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, i
 
 static int probe_ready(struct ts_pinger *p, short revents)
 {
-	(void)revents;
+	/* Transmit records on the error queue raise POLLERR. */
+	if (p->kt && (revents & POLLERR))
+		ts_ping_kt_drain(p->kt, p->fd);
 	if (p->opt->udp)
 		return ts_pinger_read_datagrams(p, take_datagram);
 	return ts_pinger_read_stream(p, parse_frames);
+}
+
+void ts_probe_kt_finish(struct ts_pinger *p)
+{
+	if (p->kt && p->mode == &ts_mode_probe)
+		ts_ping_kt_finish(p->kt, p->fd, kt_offset(p));
 }
 
 const struct ts_mode ts_mode_probe = {

@@ -59,6 +59,11 @@ static const char usage[] =
     "      --busy-poll[=DUR] ping-pong: spin on the socket for the reply for DUR\n"
     "                        (default 50us) before sleeping; the built-in server\n"
     "                        busy-polls its ring too\n"
+    "      --kernel-timestamps\n"
+    "                        split each round trip into its parts with the kernel's\n"
+    "                        send and receive times (SO_TIMESTAMPING), both ends'\n"
+    "                        when the server has --kernel-timestamps; probes are\n"
+    "                        84 bytes at least (the default then)\n"
     "  -q, --quiet           only the summary\n"
     "      --json            the summary as JSON (docs/ping.md)\n"
     "      --samples         with --json: every probe's timestamps\n"
@@ -79,6 +84,7 @@ enum {
 	OPT_STAMP,
 	OPT_REPORT,
 	OPT_BUSY_POLL,
+	OPT_KERNEL_TIMESTAMPS,
 };
 
 static const struct option options[] = {
@@ -103,6 +109,7 @@ static const struct option options[] = {
 	{ "stamp", no_argument, NULL, OPT_STAMP },
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
+	{ "kernel-timestamps", no_argument, NULL, OPT_KERNEL_TIMESTAMPS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -244,6 +251,9 @@ static int parse_args(int argc, char **argv, struct ts_ping_opts *opt, struct pi
 			    ts_parse_duration_ns(optarg, 1, TS_NS_PER_S, &opt->busy_poll_ns) != 0)
 				return bad_value("--busy-poll", optarg, "want a duration, 1ns..1s");
 			break;
+		case OPT_KERNEL_TIMESTAMPS:
+			opt->kernel_timestamps = 1;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			return 0;
@@ -311,6 +321,18 @@ static int check_opts(const struct ts_ping_opts *opt, const struct ping_cli *cli
 			UDP_SIZE_MAX);
 		return 2;
 	}
+	if (opt->kernel_timestamps && (opt->echo || opt->text || opt->connect_mode || opt->stamp)) {
+		fprintf(stderr, "tsecho ping: --kernel-timestamps needs tsecho's binary protocol: "
+				"not with --connect, --echo, --stamp or --text\n");
+		return 2;
+	}
+	if (opt->kernel_timestamps && opt->size < TS_PROTO_KTS_HDR_LEN) {
+		fprintf(stderr,
+			"tsecho ping: a probe that asks for kernel timestamps is at least "
+			"%u bytes (-s)\n",
+			TS_PROTO_KTS_HDR_LEN);
+		return 2;
+	}
 	if (opt->samples && !opt->json) {
 		fprintf(stderr, "tsecho ping: --samples goes with --json\n");
 		return 2;
@@ -369,6 +391,7 @@ static void fill_report(const struct ts_pinger *p, int64_t duration_ns, struct t
 		r.lost_backward = back < lost ? back : lost;
 		r.lost_forward = lost - r.lost_backward;
 	}
+	r.kt = p->mode == &ts_mode_probe ? p->kt : NULL;
 	r.with_samples = opt->samples;
 	r.samples = p->samples;
 	r.n_samples = p->n_samples;
@@ -427,6 +450,7 @@ static int ping_target(struct ts_pinger *p, int64_t *duration_ns)
 	rc = ts_pinger_run(p, &stop_requested);
 	if (rc != 0)
 		fprintf(stderr, "tsecho ping: %s: %s\n", p->target.addr_text, p->error);
+	ts_probe_kt_finish(p);
 	*duration_ns = ts_raw_ns() - start_raw_ns;
 	print_report(p, *duration_ns);
 	if (p->mismatched > 0) {
@@ -452,7 +476,9 @@ static int prepare(struct ts_ping_opts *opt, const struct ping_cli *cli, struct 
 	int rc;
 
 	if (opt->size == 0)
-		opt->size = opt->stamp ? TS_STAMP_BASE_LEN : 64;
+		opt->size = opt->stamp               ? TS_STAMP_BASE_LEN
+			    : opt->kernel_timestamps ? TS_PROTO_KTS_HDR_LEN
+						     : 64;
 	if ((rc = check_opts(opt, cli)) >= 0)
 		return rc;
 	memset(target, 0, sizeof *target);
@@ -485,7 +511,7 @@ static int prepare(struct ts_ping_opts *opt, const struct ping_cli *cli, struct 
 static int use_builtin(struct ts_ping_opts *opt, struct ts_target *target,
 		       struct ts_builtin *builtin)
 {
-	if (ts_builtin_start(builtin, opt->busy_poll_ns) != 0)
+	if (ts_builtin_start(builtin, opt->busy_poll_ns, opt->kernel_timestamps) != 0)
 		return -1;
 	ts_target_parse(target, "127.0.0.1", (uint16_t)builtin->port);
 	if (opt->count == 0)

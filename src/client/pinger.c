@@ -14,8 +14,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <tsecho/clock.h>
+#include <tsecho/kts.h>
 #include <tsecho/net.h>
+#include <tsecho/parse.h>
 
 enum {
 	OUT_MAX = 1 << 20,
@@ -157,11 +161,26 @@ int ts_pinger_write(struct ts_pinger *p, const void *data, size_t len)
 	return 0;
 }
 
+/* One read into scratch: recv, or with kernel timestamps on, recvmsg
+ * that also gives p->kt the reply's kernel receive time. */
+static ssize_t read_once(struct ts_pinger *p, int flags)
+{
+	if (p->test_read_delay_ns > 0) {
+		struct timespec d = { (time_t)(p->test_read_delay_ns / TS_NS_PER_S),
+				      (long)(p->test_read_delay_ns % TS_NS_PER_S) };
+		nanosleep(&d, NULL);
+	}
+	if (p->kt && p->kt->rx)
+		return ts_kts_recv(p->fd, p->scratch, p->scratch_cap, flags, NULL, NULL,
+				   &p->kt->rx_ns);
+	return recv(p->fd, p->scratch, p->scratch_cap, flags);
+}
+
 int ts_pinger_read_stream(struct ts_pinger *p,
 			  long (*parse)(struct ts_pinger *p, const uint8_t *buf, size_t len,
 					int64_t t4_raw_ns, int64_t t4_wall_ns))
 {
-	ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, 0);
+	ssize_t n = read_once(p, 0);
 	int64_t t4_raw_ns = ts_raw_ns();
 	int64_t t4_wall_ns = ts_wall_ns();
 	long used;
@@ -200,7 +219,7 @@ too_big:
 int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take)
 {
 	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
-		ssize_t n = recv(p->fd, p->scratch, p->scratch_cap, i ? MSG_DONTWAIT : 0);
+		ssize_t n = read_once(p, i ? MSG_DONTWAIT : 0);
 		int64_t t4_raw_ns = ts_raw_ns();
 		int64_t t4_wall_ns = ts_wall_ns();
 
@@ -369,11 +388,26 @@ int ts_pinger_init(struct ts_pinger *p, const struct ts_ping_opts *opt, const st
 	p->scratch = calloc(1, p->scratch_cap);
 	p->window = opt->window ? opt->window : TS_SEQ_WINDOW;
 	p->slots = calloc(p->window, sizeof *p->slots);
-	if (!p->scratch || !p->slots || ts_session_init(&p->sess) != 0) {
-		ts_pinger_fini(p);
-		return -ENOMEM;
+	if (!p->scratch || !p->slots || ts_session_init(&p->sess) != 0)
+		goto nomem;
+	if (opt->kernel_timestamps) {
+		p->kt = malloc(sizeof *p->kt);
+		if (!p->kt || ts_ping_kt_init(p->kt, p->window, opt->samples || opt->report_path,
+					      opt->quiet || opt->json ? NULL : stdout) != 0) {
+			free(p->kt);
+			p->kt = NULL;
+			goto nomem;
+		}
+	}
+	{
+		const char *d = getenv("TSECHO_TEST_READ_DELAY");
+		if (d && ts_parse_duration_ns(d, 0, TS_NS_PER_S, &p->test_read_delay_ns) != 0)
+			p->test_read_delay_ns = 0;
 	}
 	return 0;
+nomem:
+	ts_pinger_fini(p);
+	return -ENOMEM;
 }
 
 void ts_pinger_fini(struct ts_pinger *p)
@@ -387,6 +421,11 @@ void ts_pinger_fini(struct ts_pinger *p)
 	free(p->scratch);
 	free(p->slots);
 	free(p->samples);
+	if (p->kt) {
+		ts_ping_kt_fini(p->kt);
+		free(p->kt);
+		p->kt = NULL;
+	}
 	p->scratch = NULL;
 	p->slots = NULL;
 	p->samples = NULL;

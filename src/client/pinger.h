@@ -12,6 +12,7 @@
 
 #include <tsecho/buf.h>
 #include <tsecho/stats.h>
+#include "ktimes.h"
 #include "target.h"
 
 struct ts_pinger;
@@ -37,7 +38,8 @@ struct ts_ping_opts {
 	 * TS_SEQ_WINDOW (0: that): a reply or timeout older than this many
 	 * probes goes unseen, so it must cover timeout / interval. */
 	uint32_t window;
-	int64_t busy_poll_ns; /* ping-pong: spin on the socket this long first */
+	int64_t busy_poll_ns;  /* ping-pong: spin on the socket this long first */
+	int kernel_timestamps; /* --kernel-timestamps (probe mode; ktimes.h) */
 };
 
 /* Optional observers of a session (tsecho probe's counters), called from
@@ -69,6 +71,9 @@ struct ts_mode {
 };
 
 extern const struct ts_mode ts_mode_probe;
+/* --kernel-timestamps: at the end of a probe-mode run, accounts every
+ * probe still waiting for times that will not come now. */
+void ts_probe_kt_finish(struct ts_pinger *p);
 extern const struct ts_mode ts_mode_text;
 extern const struct ts_mode ts_mode_connect;
 extern const struct ts_mode ts_mode_echo;
@@ -103,6 +108,10 @@ struct ts_pinger {
 	size_t n_samples;
 	size_t samples_cap;
 	struct ts_pinger_hooks hooks;
+	struct ts_ping_kt *kt; /* --kernel-timestamps, else NULL */
+	/* Test hook (TSECHO_TEST_READ_DELAY, a duration): sleep this long
+	 * before each read, as a client slow to wake would. */
+	int64_t test_read_delay_ns;
 	uint64_t rng; /* jitter's generator state; never 0 */
 	char error[160];
 };

@@ -154,6 +154,8 @@ void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 		ms(r->rtt_mean_ns), ms(r->rtt_max_ns), ms(r->rtt_stddev_ns));
 	fprintf(out, "rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n", ms(r->rtt_p50_ns),
 		ms(r->rtt_p90_ns), ms(r->rtt_p99_ns), ms(r->rtt_p999_ns));
+	if (r->kt)
+		ts_report_kt_text(out, r->kt);
 	print_summary3(out, "network rtt", &r->net_rtt, " (server residence removed)");
 	print_summary3(out,
 		       r->residence_from_kernel ? "reflector residence (kernel receive to send)"
@@ -327,6 +329,7 @@ void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char 
 	else
 		ts_json_null(&j, "residence_from");
 	json_offset(&j, r);
+	ts_report_kt_json(&j, r->kt, r->with_samples);
 	if (r->with_samples)
 		json_samples(&j, r);
 	ts_json_close(&j, '}');

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include <tsecho/stats.h>
+#include "ktimes.h"
 
 struct ts_summary3 {
 	int valid;
@@ -53,6 +54,9 @@ struct ts_ping_report {
 	struct ts_summary3 fwd, bwd;
 	double one_way_bound_ns;
 
+	/* --kernel-timestamps: the parts of the round trip, or NULL. */
+	const struct ts_ping_kt *kt;
+
 	int with_samples; /* JSON: the samples array (maybe empty) */
 	const struct ts_sample *samples;
 	size_t n_samples;
@@ -87,6 +91,12 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
  * or -1 after that same error line. */
 FILE *ts_report_html_open(const char *cmd, const char *path);
 int ts_report_html_close(FILE *f, int write_rc, const char *cmd, const char *path);
+
+/* The parts of the round trip (kernel timestamps) as text lines, and as
+ * the JSON member breakdown_ms (null without them). */
+void ts_report_kt_text(FILE *out, const struct ts_ping_kt *kt);
+struct ts_json;
+void ts_report_kt_json(struct ts_json *j, const struct ts_ping_kt *kt, int with_samples);
 
 /* v with a value that rounds to zero at `decimals` places made +0, so
  * that a figure never prints as "-0.000". */

@@ -252,7 +252,7 @@ size_t ts_conn_answer_in_place(struct conn *c, uint8_t *p, size_t n, int64_t rx_
 	}
 	if (used > 0)
 		ts_conn_touch(c); /* progress: a message answered */
-	c->kt.stream += used; /* the engine sends these bytes next */
+	c->kt.stream += used;     /* the engine sends these bytes next */
 	return used;
 }
 

@@ -18,8 +18,7 @@ void ts_kt_sent(struct ts_kt_recent *r, uint32_t key, uint64_t seq, uint32_t slo
 	r->sent[i].slot = slot + 1; /* 0: the entry is free */
 }
 
-bool ts_kt_match(struct ts_kt_recent *r, const struct ts_kts_tx *tx, uint64_t *seq,
-		 uint32_t *slot)
+bool ts_kt_match(struct ts_kt_recent *r, const struct ts_kts_tx *tx, uint64_t *seq, uint32_t *slot)
 {
 	if (tx->stage != TS_KTS_STAGE_SND)
 		return false;

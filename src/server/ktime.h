@@ -40,8 +40,7 @@ void ts_kt_sent(struct ts_kt_recent *r, uint32_t key, uint64_t seq, uint32_t slo
 
 /* The reply that transmit record tx belongs to: true with *seq and *slot
  * (and the entry forgotten), false when it is none of the recent ones. */
-bool ts_kt_match(struct ts_kt_recent *r, const struct ts_kts_tx *tx, uint64_t *seq,
-		 uint32_t *slot);
+bool ts_kt_match(struct ts_kt_recent *r, const struct ts_kts_tx *tx, uint64_t *seq, uint32_t *slot);
 
 /* Fills the kernel-timestamp extension of the reply frame (hdr_len bytes
  * of header at frame) when it has one: flags (on: this flow's timestamps

@@ -41,8 +41,8 @@ struct ts_server_config {
 	int64_t busy_poll_ns;     /* io_uring: poll the ring this long before sleeping */
 	enum ts_zerocopy { TS_ZEROCOPY_AUTO, TS_ZEROCOPY_ON, TS_ZEROCOPY_OFF } zerocopy;
 	int kernel_timestamps; /* SO_TIMESTAMPING on every socket (ktime.h) */
-	int threads; /* --threads: reactors sharing the main port; 0: 1 */
-	int reactor; /* which one this is; past 0: no start-up lines, and
+	int threads;           /* --threads: reactors sharing the main port; 0: 1 */
+	int reactor;           /* which one this is; past 0: no start-up lines, and
 				   * no STAMP, echo or metrics (the first has them) */
 };
 

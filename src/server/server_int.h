@@ -91,7 +91,7 @@ struct ts_server {
 
 	int reserve_fd;
 	int64_t accept_paused_until_mono_ns; /* 0: accepting */
-	bool kt_refused; /* --kernel-timestamps was refused once (logged) */
+	bool kt_refused;                     /* --kernel-timestamps was refused once (logged) */
 
 	/* ts_server_stop sets stop and writes to the pipe, which wakes the
 	 * loop from its wait (the self-pipe trick: safe in a signal

@@ -130,9 +130,10 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		struct sockaddr_storage peer;
 		socklen_t peer_len = sizeof peer;
 		int64_t rx_ns = 0;
-		ssize_t n = l->kt ? ts_kts_recv(fd, srv->rx, srv->rx_cap, 0, &peer, &peer_len, &rx_ns)
-				  : recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer,
-					     &peer_len);
+		ssize_t n = l->kt
+				? ts_kts_recv(fd, srv->rx, srv->rx_cap, 0, &peer, &peer_len, &rx_ns)
+				: recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer,
+					   &peer_len);
 		int64_t rx_wall_ns, rx_raw_ns;
 		const uint8_t *reply;
 		struct ts_traffic *t;
