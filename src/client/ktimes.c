@@ -233,7 +233,8 @@ void ts_ping_kt_finish(struct ts_ping_kt *k, int fd, double offset_ns)
 const char *ts_ping_kt_note(const struct ts_ping_kt *k)
 {
 	if (k->refused[0])
-		return "the socket refused kernel timestamps: every part is unavailable";
+		return "this socket refused kernel timestamps: only the parts with no client kernel "
+		       "time are available";
 	if (k->without_server > 0 && !(k->server_flags & TS_KTS_F_SERVER))
 		return "the server fills in no kernel times (not a tsecho server that knows the "
 		       "extension): only the client's parts are available";

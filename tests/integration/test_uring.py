@@ -16,8 +16,7 @@ from harness import (HDR_LEN, SkipTest, Server, build_frame, check_reply, raise_
 
 LO = "127.0.0.1"
 
-HELPER = os.path.join(os.environ.get("TSECHO_BUILDDIR", "."), "tests", "helpers",
-                      "deny_uring")
+DENY = os.path.join(os.environ.get("TSECHO_BUILDDIR", "."), "tests", "helpers", "deny")
 
 
 def require_uring():
@@ -228,9 +227,9 @@ def test_fallback_when_seccomp_denies_io_uring():
     default engine says why in one line, runs on epoll and serves; asking
     for io_uring by name fails with exit 1 instead."""
     require_uring()
-    if not os.access(HELPER, os.X_OK):
-        raise SkipTest("tests/helpers/deny_uring not built")
-    with Server("--no-udp", wrap=(HELPER,)) as srv:
+    if not os.access(DENY, os.X_OK):
+        raise SkipTest("tests/helpers/deny not built")
+    with Server("--no-udp", wrap=(DENY, "io_uring")) as srv:
         assert srv.lines()[0].startswith("engine epoll "), srv.lines()[:2]
         with tcp_connect(LO, srv.tcp_port) as s:
             p = build_frame(seq=5, t1=time.time_ns())
@@ -240,7 +239,7 @@ def test_fallback_when_seccomp_denies_io_uring():
         why = [l for l in srv.stderr_lines() if "io_uring" in l]
         assert len(why) == 1 and "Operation not permitted" in why[0] \
             and "falling back to epoll" in why[0], srv.stderr_lines()
-    r = subprocess.run([HELPER, require_binary(), "server", "--engine", "io_uring",
+    r = subprocess.run([DENY, "io_uring", require_binary(), "server", "--engine", "io_uring",
                         "-l", LO, "-p", "0"], capture_output=True, text=True,
                        timeout=10)
     assert r.returncode == 1, (r.returncode, r.stderr)
