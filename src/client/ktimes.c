@@ -180,7 +180,7 @@ void ts_ping_kt_drain(struct ts_ping_kt *k, int fd)
 }
 
 void ts_ping_kt_reply(struct ts_ping_kt *k, int fd, const struct ts_sample *smp,
-		      const uint8_t *frame, size_t hdr_len, double offset_ns)
+		      const uint8_t *frame, size_t hdr_len, int64_t rx_ns, double offset_ns)
 {
 	struct kt_slot *s = slot_of(k, smp->seq);
 	struct ts_proto_kts ext = { 0 };
@@ -194,7 +194,7 @@ void ts_ping_kt_reply(struct ts_ping_kt *k, int fd, const struct ts_sample *smp,
 	s->p.t2 = smp->t2_wall_ns;
 	s->p.t3 = smp->t3_wall_ns;
 	s->p.t4 = smp->t4_wall_ns;
-	s->p.client_rx = k->rx_ns;
+	s->p.client_rx = rx_ns;
 	if (v != 0)
 		ts_proto_kts_get(frame + v, &ext);
 	k->server_flags = ext.flags;
@@ -233,7 +233,8 @@ void ts_ping_kt_finish(struct ts_ping_kt *k, int fd, double offset_ns)
 const char *ts_ping_kt_note(const struct ts_ping_kt *k)
 {
 	if (k->refused[0])
-		return "this socket refused kernel timestamps: only the parts with no client kernel "
+		return "this socket refused kernel timestamps: only the parts with no client "
+		       "kernel "
 		       "time are available";
 	if (k->without_server > 0 && !(k->server_flags & TS_KTS_F_SERVER))
 		return "the server fills in no kernel times (not a tsecho server that knows the "

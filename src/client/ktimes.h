@@ -60,9 +60,10 @@ void ts_ping_kt_sent(struct ts_ping_kt *k, uint64_t seq, int64_t t1, size_t len,
 void ts_ping_kt_drain(struct ts_ping_kt *k, int fd);
 
 /* The reply to s->seq came (frame: its hdr_len-byte header), received by
- * the kernel at k->rx_ns; the offset so far corrects the network parts. */
+ * the kernel at rx_ns (0: unknown); the offset so far corrects the
+ * network parts. */
 void ts_ping_kt_reply(struct ts_ping_kt *k, int fd, const struct ts_sample *s, const uint8_t *frame,
-		      size_t hdr_len, double offset_ns);
+		      size_t hdr_len, int64_t rx_ns, double offset_ns);
 
 /* The run is over: accounts every probe that had a reply. */
 void ts_ping_kt_finish(struct ts_ping_kt *k, int fd, double offset_ns);

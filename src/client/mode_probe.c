@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -99,9 +100,11 @@ static double kt_offset(const struct ts_pinger *p)
 	return offset_ns;
 }
 
-/* One reply frame at buf; -1 when it is an error frame or not a reply. */
+/* One reply frame at buf; -1 when it is an error frame or not a reply.
+ * ends_read: its last byte was the read's, so the kernel's receive time
+ * of the read (its newest segment's) is this reply's. */
 static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_proto_hdr *h,
-		      int64_t t4_raw_ns, int64_t t4_wall_ns)
+		      bool ends_read, int64_t t4_raw_ns, int64_t t4_wall_ns)
 {
 	const struct ts_send_slot *slot = ts_pinger_slot(p, h->seq);
 	struct ts_sample s;
@@ -127,7 +130,8 @@ static int take_reply(struct ts_pinger *p, const uint8_t *buf, const struct ts_p
 	s.server_times = 1;
 	ts_pinger_got(p, &s, h->frame_len);
 	if (p->kt)
-		ts_ping_kt_reply(p->kt, p->fd, &s, buf, h->hdr_len, kt_offset(p));
+		ts_ping_kt_reply(p->kt, p->fd, &s, buf, h->hdr_len, ends_read ? p->kt->rx_ns : 0,
+				 kt_offset(p));
 	return 0;
 }
 
@@ -146,7 +150,8 @@ static long parse_frames(struct ts_pinger *p, const uint8_t *buf, size_t len, in
 			snprintf(p->error, sizeof p->error, "malformed reply from the server");
 			return -1;
 		}
-		if (take_reply(p, buf + used, &h, t4_raw_ns, t4_wall_ns) != 0)
+		if (take_reply(p, buf + used, &h, used + h.frame_len == len, t4_raw_ns,
+			       t4_wall_ns) != 0)
 			return -1;
 		used += h.frame_len;
 	}
@@ -162,7 +167,7 @@ static void take_datagram(struct ts_pinger *p, const uint8_t *buf, size_t len, i
 	if (ts_proto_decode(buf, len, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK ||
 	    h.frame_len != len || h.type != TS_MSG_REPLY)
 		return;
-	take_reply(p, buf, &h, t4_raw_ns, t4_wall_ns);
+	take_reply(p, buf, &h, true, t4_raw_ns, t4_wall_ns);
 }
 
 static int probe_ready(struct ts_pinger *p, short revents)

@@ -199,14 +199,18 @@ static void conn_fail(struct conn *c, size_t *tx_len, enum ts_proto_status statu
 
 /* Turns the probe frame at p (header h), which is at offset at of the
  * stream of replies, into its reply, where it is.  t3 is t2 plus the
- * residence measured on the raw clock (docs/measurement.md). */
+ * residence measured on the raw clock (docs/measurement.md).  ends_read:
+ * the frame's last byte is the read's, so the kernel's receive time of
+ * the read (that of its newest segment) is this probe's; the others in
+ * the same read get none. */
 static void stamp_probe(struct conn *c, uint8_t *p, const struct ts_proto_hdr *h, uint64_t at,
-			int64_t rx_wall_ns, int64_t rx_raw_ns)
+			bool ends_read, int64_t rx_wall_ns, int64_t rx_raw_ns)
 {
 	struct ts_server *srv = c->srv;
 	int64_t t3_wall_ns;
 
-	if (ts_kt_fill(p, h->hdr_len, c->kt.on, c->kt.cur_rx_ns, &c->kt.last) && c->kt.on)
+	if (ts_kt_fill(p, h->hdr_len, c->kt.on, ends_read ? c->kt.cur_rx_ns : 0, &c->kt.last) &&
+	    c->kt.on)
 		ts_kt_sent(&c->kt.recent, (uint32_t)(at + h->frame_len - 1), h->seq, 0);
 	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
 	ts_proto_make_reply(p, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
@@ -247,7 +251,8 @@ size_t ts_conn_answer_in_place(struct conn *c, uint8_t *p, size_t n, int64_t rx_
 
 		if (decode_probe(c, p + used, n - used, &h, &status) != TS_DECODE_OK)
 			break;
-		stamp_probe(c, p + used, &h, c->kt.stream + used, rx_wall_ns, rx_raw_ns);
+		stamp_probe(c, p + used, &h, c->kt.stream + used, used + h.frame_len == n,
+			    rx_wall_ns, rx_raw_ns);
 		used += h.frame_len;
 	}
 	if (used > 0)
@@ -272,7 +277,8 @@ static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t 
 		return n;
 	}
 	memcpy(srv->tx + *tx_len, p, h.frame_len);
-	stamp_probe(c, srv->tx + *tx_len, &h, c->kt.stream + *tx_len, rx_wall_ns, rx_raw_ns);
+	stamp_probe(c, srv->tx + *tx_len, &h, c->kt.stream + *tx_len, h.frame_len == n, rx_wall_ns,
+		    rx_raw_ns);
 	*tx_len += h.frame_len;
 	return h.frame_len;
 }
