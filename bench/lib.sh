@@ -64,7 +64,7 @@ stop_pid() {
 tcp_port_of() {
 	local i port
 	for ((i = 0; i < listen_wait_s * 40; i++)); do
-		port=$(sed -n 's/^listening on tcp 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" | head -n 1)
+		port=$(sed -n 's/^listening on tcp 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$1" 2>/dev/null | head -n 1)
 		[[ -n $port ]] && echo "$port" && return 0
 		alive "$3" || die "the server exited: $(tail -n 3 "$2")"
 		sleep 0.05
