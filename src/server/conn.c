@@ -417,7 +417,7 @@ bool ts_conn_drain(struct conn *c, size_t n)
 	return false;
 }
 
-void ts_conn_kt_drain(struct conn *c, int cap)
+int ts_conn_kt_drain(struct conn *c, int cap)
 {
 	struct ts_kts_tx tx[TS_KT_RECENT];
 	int n = ts_kts_read_tx(c->fd, tx, cap < TS_KT_RECENT ? cap : TS_KT_RECENT);
@@ -428,6 +428,7 @@ void ts_conn_kt_drain(struct conn *c, int cap)
 		if (ts_kt_match(&c->kt.recent, &tx[i], &seq, &slot))
 			c->kt.last = (struct ts_kt_last){ seq, tx[i].ns };
 	}
+	return n;
 }
 
 void ts_conn_fail_input(struct conn *c, int rc)

@@ -42,6 +42,7 @@ struct uring_conn {
 	bool sending;       /* a send is in flight */
 	bool closed;        /* detached: free when refs reach 0 */
 	bool local_peer;    /* on this host: --zerocopy auto sends copies */
+	bool kt_behind;     /* transmit records may be late: read more */
 	int send_bid;       /* provided buffer that send is from, or -1: out */
 	uint32_t send_len;  /* bytes of that send */
 	uint32_t send_off;  /* of the buffer */
@@ -163,8 +164,9 @@ bool ts_conn_settle(struct conn *c, size_t pending, bool *want_read);
 /* Reads up to cap transmit timestamps waiting on c's error queue and
  * matches them to c's replies.  Engines call it after each send (cap 1:
  * on loopback the stamp is there as the send returns) and when the
- * socket reports an error event (the error queue is not empty). */
-void ts_conn_kt_drain(struct conn *c, int cap);
+ * socket reports an error event (the error queue is not empty).  Returns
+ * how many it read (matched or not), or -errno. */
+int ts_conn_kt_drain(struct conn *c, int cap);
 
 /* Input-side failure of ts_conn_input: counted and c closed. */
 void ts_conn_fail_input(struct conn *c, int rc);

@@ -17,6 +17,17 @@
  *   cancelled, and armed again when the peer has read.  One that ends on
  *   -ENOBUFS (the ring is empty) is armed again once half the buffers are
  *   back: the bytes wait in the socket, none is lost or reordered.
+ * - With --kernel-timestamps a connection's receive is a multishot recvmsg
+ *   instead: each buffer then opens with the kernel's io_uring_recvmsg_out
+ *   and room for one SCM_TIMESTAMPING message (the receive time of those
+ *   bytes, into c->kt.rx_ns), and the payload follows at KT_HDR_LEN, where
+ *   it is answered and sent from as above.  End of file is a payload of
+ *   0 bytes; buffers must be KT_MIN_BUFFER bytes or more.  After each
+ *   send the error queue is read for the transmit record (on loopback it
+ *   is queued by the time the send completes); the ring has no error
+ *   events to say when one comes late, so a read that finds none makes
+ *   the next one read up to TS_KT_RECENT (kt_drain).  Connections without
+ *   kernel timestamps keep the plain multishot receive, at no cost.
  * - UDP, STAMP, the metrics port and the wake-up pipe stay on the server's
  *   epoll loop, which the ring watches through epoll's own descriptor.
  *
@@ -40,9 +51,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <linux/errqueue.h>
 #include <liburing.h>
 
 #include <tsecho/clock.h>
+#include <tsecho/kts.h>
 #include <tsecho/net.h>
 #include "conn.h"
 
@@ -58,6 +71,20 @@ enum {
 	REAP_SHARE = 4 * BATCH, /* completions handled per wait, at most */
 	DRAIN_MS = 2000,        /* at shutdown, for the last completions */
 };
+
+/* With --kernel-timestamps, what opens each receive buffer: the recvmsg
+ * header and the control data.  A TCP receive brings one control message,
+ * the SCM_TIMESTAMPING that kts.c parses (no name: the socket is
+ * connected), so that is all the room there is: it comes out of every
+ * buffer.  A buffer must leave at least as much again for the payload. */
+#define KT_CONTROL_LEN CMSG_SPACE(sizeof(struct scm_timestamping))
+#define KT_HDR_LEN (sizeof(struct io_uring_recvmsg_out) + KT_CONTROL_LEN)
+#define KT_MIN_BUFFER 256
+#define KT_STR_(x) #x
+#define KT_STR(x) KT_STR_(x)
+#define KT_TOO_SMALL                                                                               \
+	"--kernel-timestamps needs --uring-buffer-size " KT_STR(KT_MIN_BUFFER) " or more"
+_Static_assert(KT_MIN_BUFFER >= 2 * KT_HDR_LEN, "KT_MIN_BUFFER too small for the header");
 
 /* What a completion is for: the low bits of its user_data. */
 enum tag {
@@ -98,8 +125,12 @@ struct ts_uring {
 	struct zc_slot *zc;    /* one per ring buffer; NULL: no SEND_ZC */
 	bool zc_fixed;         /* the pool is registered: SEND_ZC from fixed buffers */
 	unsigned inline_sends; /* prepared with MSG_DONTWAIT since the last submit */
-	bool ready;            /* set up in full */
-	bool enabled;          /* by the thread that serves */
+	/* What a --kernel-timestamps receive asks for.  The kernel reads it
+	 * as the request is submitted (namelen, controllen: the layout of
+	 * every buffer), so one serves every connection. */
+	struct msghdr kt_msg;
+	bool ready;   /* set up in full */
+	bool enabled; /* by the thread that serves */
 	char setup[192];
 };
 
@@ -321,7 +352,10 @@ static void settle(struct conn *c)
 			uring_close(c, "submission queue full");
 			return;
 		}
-		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+		if (c->kt.on)
+			io_uring_prep_recvmsg_multishot(sqe, c->fd, &u->kt_msg, 0);
+		else
+			io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = BGID;
 		io_uring_sqe_set_data64(sqe, udata(c, TAG_RECV));
@@ -335,11 +369,12 @@ static void settle(struct conn *c)
 	}
 }
 
-/* n bytes arrived in buffer bid.  Returns false when c was closed. */
-static bool on_data(struct conn *c, unsigned bid, size_t n)
+/* n bytes arrived in buffer bid, at off.  Returns false when c was
+ * closed. */
+static bool on_data(struct conn *c, unsigned bid, size_t off, size_t n)
 {
 	struct ts_uring *u = c->srv->uring;
-	uint8_t *p = buf_at(u, bid);
+	uint8_t *p = buf_at(u, bid) + off;
 	int64_t rx_wall_ns, rx_raw_ns;
 	size_t used = 0;
 	int rc;
@@ -354,7 +389,7 @@ static bool on_data(struct conn *c, unsigned bid, size_t n)
 		used = ts_conn_answer_in_place(c, p, n, rx_wall_ns, rx_raw_ns);
 	if (used > 0) {
 		c->u.send_bid = (int)bid;
-		c->u.send_off = 0;
+		c->u.send_off = (uint32_t)off;
 		c->u.send_len = (uint32_t)used;
 		if (!submit_send(c, p, used, MSG_DONTWAIT, (int)bid, use_zc(c, used))) {
 			buf_recycle(u, bid);
@@ -372,8 +407,45 @@ static bool on_data(struct conn *c, unsigned bid, size_t n)
 	return true;
 }
 
+/* A recvmsg completion of res bytes in buffer bid: sets c->kt.rx_ns from
+ * its control data (0 when it has none, or it was cut short) and *off to
+ * where the payload starts.  Returns the payload's length (0: end of
+ * file), or -EBADMSG when res cannot hold the header (which the kernel
+ * never does). */
+static int kt_payload(struct ts_uring *u, struct conn *c, unsigned bid, int res, size_t *off)
+{
+	uint8_t *b = buf_at(u, bid);
+	struct io_uring_recvmsg_out *o = io_uring_recvmsg_validate(b, res, &u->kt_msg);
+	struct io_uring_recvmsg_out out;
+	union {
+		uint8_t bytes[KT_CONTROL_LEN];
+		struct cmsghdr align;
+	} control;
+	struct msghdr mh = { .msg_control = control.bytes };
+
+	c->kt.rx_ns = 0;
+	if (!o)
+		return -EBADMSG;
+	/* A buffer is aligned only as --uring-buffer-size makes it: the
+	 * header and the control data are copied out, not read in place
+	 * (which is what liburing's cmsg helpers would do). */
+	memcpy(&out, o, sizeof out);
+	if (!(out.flags & MSG_CTRUNC) && out.controllen <= sizeof control.bytes) {
+		memcpy(control.bytes,
+		       (const uint8_t *)io_uring_recvmsg_name(o) + u->kt_msg.msg_namelen,
+		       out.controllen);
+		mh.msg_controllen = out.controllen;
+		c->kt.rx_ns = ts_kts_rx_ns(&mh);
+	}
+	*off = (size_t)((uint8_t *)io_uring_recvmsg_payload(o, &u->kt_msg) - b);
+	return (int)io_uring_recvmsg_payload_length(o, res, &u->kt_msg);
+}
+
 static void on_recv(struct ts_uring *u, struct conn *c, int res, unsigned flags)
 {
+	unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+	size_t off = 0;
+
 	if (!(flags & IORING_CQE_F_MORE)) {
 		c->u.recv_armed = false;
 		c->u.recv_cancel = false;
@@ -383,12 +455,19 @@ static void on_recv(struct ts_uring *u, struct conn *c, int res, unsigned flags)
 		u->bufs_out++;
 	if (c->u.closed) {
 		if (flags & IORING_CQE_F_BUFFER)
-			buf_recycle(u, flags >> IORING_CQE_BUFFER_SHIFT);
+			buf_recycle(u, bid);
 		free_if_done(c);
 		return;
 	}
+	/* recvmsg counts its header in res, and ends on end of file with a
+	 * buffer that holds the header alone. */
+	if (res > 0 && c->kt.on)
+		res = kt_payload(u, c, bid, res, &off);
+	/* Only data keeps its buffer (on_data's business). */
+	if (res <= 0 && (flags & IORING_CQE_F_BUFFER))
+		buf_recycle(u, bid);
 	if (res > 0) {
-		if (!on_data(c, flags >> IORING_CQE_BUFFER_SHIFT, (size_t)res))
+		if (!on_data(c, bid, off, (size_t)res))
 			return;
 	} else if (res == 0) {
 		if (c->state == ST_DRAINING) {
@@ -425,6 +504,21 @@ static int keep_unsent(struct conn *c, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* After a send on c (--kernel-timestamps): reads the transmit records.
+ * On loopback the send's own is there when the send completes, so one
+ * read does, as on the readiness engines.  Where a record comes later (a
+ * real link: the packet waits for the congestion window), the ring has no
+ * error event to say so: a read that finds none, or finds as many as it
+ * may, makes the next one read up to TS_KT_RECENT, so that late records
+ * cannot pile up behind one read per send. */
+static void kt_drain(struct conn *c)
+{
+	int cap = c->u.kt_behind ? TS_KT_RECENT : 1;
+	int n = ts_conn_kt_drain(c, cap);
+
+	c->u.kt_behind = n <= 0 || (cap > 1 && n == cap);
+}
+
 /* A send completed.  keep_buf: its ring buffer is still the kernel's (a
  * zero-copy send whose notification is to come), not to be returned yet. */
 static void on_send(struct ts_uring *u, struct conn *c, int res, bool keep_buf)
@@ -452,6 +546,8 @@ static void on_send(struct ts_uring *u, struct conn *c, int res, bool keep_buf)
 		return;
 	}
 	ts_conn_traffic(c, 0)->bytes_out += sent;
+	if (c->kt.on && sent > 0)
+		kt_drain(c);
 	if (!from_out) {
 		if (sent < c->u.send_len)
 			rc = keep_unsent(c, unsent + sent, c->u.send_len - sent);
@@ -850,6 +946,14 @@ struct ts_uring *ts_uring_new(struct ts_server *srv, const char **why)
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
+	if (cfg->kernel_timestamps && cfg->uring_buffer_size &&
+	    cfg->uring_buffer_size < KT_MIN_BUFFER) {
+		/* The recvmsg header comes out of every buffer. */
+		*why = KT_TOO_SMALL;
+		free(u);
+		errno = EINVAL;
+		return NULL;
+	}
 	rc = setup_ring(u, cfg, why);
 	if (rc != 0) {
 		free(u);
@@ -864,6 +968,9 @@ struct ts_uring *ts_uring_new(struct ts_server *srv, const char **why)
 		errno = -rc;
 		return NULL;
 	}
+	/* No name; the control data holds one SCM_TIMESTAMPING, and the
+	 * kernel fills in where it is: only the length matters. */
+	u->kt_msg.msg_controllen = KT_CONTROL_LEN;
 	setup_zerocopy(u, cfg);
 	describe(u);
 	u->ready = true;

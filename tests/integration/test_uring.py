@@ -7,12 +7,13 @@ import os
 import random
 import select
 import socket
+import struct
 import subprocess
 import time
 
-from harness import (HDR_LEN, SkipTest, Server, build_frame, check_reply, raise_nofile,
-                     recv_frame, require_binary, rss_kb, run_cli, tcp_connect,
-                     text_exchange)
+from harness import (HDR_LEN, TYPE_REPLY, SkipTest, Server, build_ext, build_frame,
+                     check_reply, parse_frame, raise_nofile, recv_frame, require_binary,
+                     rss_kb, run_cli, tcp_connect, text_exchange, wait_eof)
 
 LO = "127.0.0.1"
 
@@ -245,3 +246,129 @@ def test_fallback_when_seccomp_denies_io_uring():
     assert r.returncode == 1, (r.returncode, r.stderr)
     assert "cannot start the io_uring engine" in r.stderr \
         and "Operation not permitted" in r.stderr, r.stderr
+
+
+# The kernel-timestamp extension (docs/protocol.md): type 1, 32 bytes,
+# zeroed by the client; the server's flags (RX, TX, SERVER) and times.
+EXT_KTS = 1
+KTS_RX, KTS_TX, KTS_SERVER = 1, 2, 4
+_KTS = struct.Struct(">IIQQQ")  # flags, reserved, rx_ns, tx_seq, tx_ns
+
+
+def kt_probe(seq):
+    """A probe that asks for kernel timestamps, with a payload of its own."""
+    pad = bytes((seq * 7 + k) & 0xFF for k in range(40))
+    return build_frame(seq=seq, t1=time.time_ns(), payload=pad,
+                       ext=build_ext(EXT_KTS, bytes(_KTS.size)))
+
+
+def kt_reply(probe, raw):
+    """The reply to probe, checked as check_reply does except for the
+    extension the server filled in; its fields as a dict."""
+    p, r = parse_frame(probe), parse_frame(raw)
+    assert len(raw) == len(probe), (len(raw), len(probe))
+    assert r["type"] == TYPE_REPLY, "type %d, status %d" % (r["type"], r["status"])
+    for k in ("hdr_len", "frame_len", "status", "flags", "seq", "t1", "payload"):
+        assert r[k] == p[k], "reply field %s differs: %r != %r" % (k, r[k], p[k])
+    assert 0 < r["t2"] <= r["t3"], (r["t2"], r["t3"])
+    assert r["ext"][:4] == p["ext"][:4], r["ext"][:4]  # type and length kept
+    flags, reserved, rx_ns, tx_seq, tx_ns = _KTS.unpack(r["ext"][4:4 + _KTS.size])
+    assert reserved == 0, reserved
+    return dict(seq=r["seq"], t2=r["t2"], t3=r["t3"], flags=flags, rx_ns=rx_ns,
+                tx_seq=tx_seq, tx_ns=tx_ns)
+
+
+def test_kernel_timestamps_on_io_uring():
+    """--kernel-timestamps on the ring, over TCP: probes one at a time,
+    four in one write, and one split across two writes.  Every reply says
+    both timestamps are on and carries the kernel's receive time (before
+    t2); from the second on each carries the send time of an earlier reply
+    (after that reply's t3).  On loopback the record is there when the send
+    completes, so a probe sent after its predecessor's reply names that
+    one.  The payloads come back unchanged; end of file closes as ever."""
+    require_uring()
+    with uring_server("--kernel-timestamps") as srv:
+        with tcp_connect(LO, srv.tcp_port) as s:
+            got = []
+
+            def exchange(frames, writes):
+                for w in writes:
+                    s.sendall(w)
+                    time.sleep(0.02)
+                for f in frames:
+                    got.append(kt_reply(f, recv_frame(s)["raw"]))
+
+            for seq in (1, 2, 3):
+                one = kt_probe(seq)
+                exchange([one], [one])
+            if got[0]["flags"] == KTS_SERVER and any(
+                    "kernel timestamps refused" in l for l in srv.lines() + srv.stderr_lines()):
+                raise SkipTest("SO_TIMESTAMPING refused here")
+            burst = [kt_probe(seq) for seq in (10, 11, 12, 13)]
+            exchange(burst, [b"".join(burst)])
+            split = kt_probe(20)
+            exchange([split], [split[:30], split[30:]])
+            last = kt_probe(21)
+            exchange([last], [last])
+            s.shutdown(socket.SHUT_WR)
+            assert wait_eof(s) == (b"", "eof")
+        t3 = {}
+        for i, r in enumerate(got):
+            assert r["flags"] == KTS_RX | KTS_TX | KTS_SERVER, r
+            assert 0 < r["rx_ns"] <= r["t2"], r
+            if i == 0:
+                assert r["tx_seq"] == 0 and r["tx_ns"] == 0, r
+            else:
+                assert r["tx_seq"] in t3 and r["tx_ns"] >= t3[r["tx_seq"]], (r, t3)
+            t3[r["seq"]] = r["t3"]
+        by_seq = {r["seq"]: r for r in got}
+        # Sent after the reply before it was read: that reply's send time.
+        for seq, prev in ((2, 1), (3, 2), (10, 3), (20, 13), (21, 20)):
+            assert by_seq[seq]["tx_seq"] == prev, (seq, by_seq[seq])
+        # A burst is answered in one send: no reply of it knows another's.
+        for seq in (11, 12, 13):
+            assert by_seq[seq]["tx_seq"] <= 3, by_seq[seq]
+
+
+def test_kernel_timestamps_on_a_tiny_ring():
+    """With --kernel-timestamps every buffer opens with the receive header:
+    200 clients at once on 4 buffers of 256 bytes (the ring runs dry, the
+    receives end on -ENOBUFS and are armed again as recvmsg), probes
+    straddling buffers, a text exchange, every reply correct and in order.
+    Smaller buffers are refused with one line."""
+    require_uring()
+    raise_nofile(1024)
+    with uring_server("--kernel-timestamps", "--uring-buffers", "4",
+                      "--uring-buffer-size", "256") as srv:
+        all_at_once(srv, 200, 10, 100)
+        with tcp_connect(LO, srv.tcp_port) as s:
+            frames = [kt_probe(seq) for seq in range(30)]
+            s.sendall(b"".join(frames))
+            for f in frames:
+                r = kt_reply(f, recv_frame(s)["raw"])
+                assert r["flags"] == KTS_RX | KTS_TX | KTS_SERVER, r
+                assert 0 < r["rx_ns"] <= r["t2"], r
+        with tcp_connect(LO, srv.tcp_port) as s:
+            text_exchange(s, b"hello with kernel timestamps\n")
+        srv.stop()
+        summary = [l for l in srv.lines() if l.startswith("summary:")]
+        assert summary and "messages 2031," in summary[0], summary
+    code, out, err = run_cli("server", "--engine", "io_uring", "--kernel-timestamps",
+                             "--uring-buffer-size", "128", "-l", LO, "-p", "0")
+    assert code == 1 and "--uring-buffer-size 256 or more" in err, (code, err)
+
+
+def test_kernel_timestamp_extension_without_the_option():
+    """Without --kernel-timestamps the ring's server still knows the
+    extension: flags SERVER alone, every time 0, the rest as asked."""
+    require_uring()
+    with uring_server() as srv:
+        with tcp_connect(LO, srv.tcp_port) as s:
+            frames = [kt_probe(seq) for seq in (1, 2, 3)]
+            s.sendall(frames[0])
+            replies = [kt_reply(frames[0], recv_frame(s)["raw"])]
+            s.sendall(b"".join(frames[1:]))
+            replies += [kt_reply(f, recv_frame(s)["raw"]) for f in frames[1:]]
+        for r in replies:
+            assert r["flags"] == KTS_SERVER, r
+            assert r["rx_ns"] == r["tx_seq"] == r["tx_ns"] == 0, r
