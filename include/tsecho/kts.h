@@ -10,7 +10,13 @@
  * (SOF_TIMESTAMPING_OPT_ID): for TCP the offset of the send's last byte
  * in the stream since timestamping was enabled, for UDP the number of
  * datagrams sent before it.  All times are CLOCK_REALTIME nanoseconds.
- * docs/measurement.md says where in the kernel each is taken. */
+ * docs/measurement.md says where in the kernel each is taken.
+ *
+ * Per send (TS_KTS_PER_SEND): the socket asks for no transmit times of
+ * its own, and only the sends made with ts_kts_send_stamped queue a
+ * record (timestamping.rst, "per-socket vs per-packet").  The keys then
+ * count on TCP the stream's bytes as before, on UDP only the datagrams
+ * whose send asked. */
 #ifndef TSECHO_KTS_H
 #define TSECHO_KTS_H
 
@@ -23,6 +29,10 @@ enum ts_kts_what {
 	TS_KTS_RX = 1,    /* software receive timestamps */
 	TS_KTS_TX = 2,    /* software transmit timestamps, at the driver */
 	TS_KTS_SCHED = 4, /* and before the queueing discipline */
+	/* ts_kts_enable: keyed transmit records for the sends that ask
+	 * (ts_kts_send_stamped) and no others; TX and SCHED are then what
+	 * each such send asks for, not the socket. */
+	TS_KTS_PER_SEND = 8,
 };
 
 /* Which stage of the send path a transmit timestamp is from. */
@@ -58,6 +68,17 @@ int ts_kts_tx_parse(struct msghdr *mh, struct ts_kts_tx *out);
  * Returns what recvmsg returns; errno as it sets it. */
 ssize_t ts_kts_recv(int fd, void *buf, size_t len, int flags, struct sockaddr_storage *peer,
 		    socklen_t *peer_len, int64_t *rx_ns);
+
+/* The control message that asks one send for what (TS_KTS_TX,
+ * TS_KTS_SCHED): written to mh->msg_control, which has room for
+ * TS_KTS_CONTROL_LEN bytes, and msg_controllen set; 0, or -ENOPROTOOPT
+ * without SO_TIMESTAMPING (mh then carries none). */
+int ts_kts_ask_send(struct msghdr *mh, unsigned what);
+
+/* send(fd, buf, len, flags) that asks the kernel for what (TS_KTS_TX,
+ * TS_KTS_SCHED) on this send alone, on a socket enabled with
+ * TS_KTS_PER_SEND.  Returns what sendmsg returns; errno as it sets it. */
+ssize_t ts_kts_send_stamped(int fd, const void *buf, size_t len, int flags, unsigned what);
 
 /* Reads up to cap transmit records waiting on fd's error queue, without
  * blocking.  Returns how many (0: none waiting), or -errno for a failure

@@ -25,14 +25,43 @@ static unsigned sof_flags(unsigned what)
 
 	if (what & TS_KTS_RX)
 		f |= SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
-	if (what & (TS_KTS_TX | TS_KTS_SCHED))
+	if (what & (TS_KTS_TX | TS_KTS_SCHED | TS_KTS_PER_SEND))
 		f |= SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
 		     SOF_TIMESTAMPING_OPT_TSONLY;
+	if (what & TS_KTS_PER_SEND)
+		return f; /* each send asks for its own */
 	if (what & TS_KTS_TX)
 		f |= SOF_TIMESTAMPING_TX_SOFTWARE;
 	if (what & TS_KTS_SCHED)
 		f |= SOF_TIMESTAMPING_TX_SCHED;
 	return f;
+}
+
+/* What one send asks for: the generation flags alone, as a control
+ * message may carry no others. */
+static uint32_t send_flags(unsigned what)
+{
+	uint32_t f = 0;
+
+	if (what & TS_KTS_TX)
+		f |= SOF_TIMESTAMPING_TX_SOFTWARE;
+	if (what & TS_KTS_SCHED)
+		f |= SOF_TIMESTAMPING_TX_SCHED;
+	return f;
+}
+
+int ts_kts_ask_send(struct msghdr *mh, unsigned what)
+{
+	uint32_t flags = send_flags(what);
+	struct cmsghdr *cm;
+
+	mh->msg_controllen = CMSG_SPACE(sizeof flags);
+	cm = CMSG_FIRSTHDR(mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SO_TIMESTAMPING;
+	cm->cmsg_len = CMSG_LEN(sizeof flags);
+	memcpy(CMSG_DATA(cm), &flags, sizeof flags);
+	return 0;
 }
 
 int ts_kts_enable(int fd, unsigned what)
@@ -134,6 +163,13 @@ int ts_kts_read_tx(int fd, struct ts_kts_tx *out, int cap)
 
 #else /* no SO_TIMESTAMPING */
 
+int ts_kts_ask_send(struct msghdr *mh, unsigned what)
+{
+	(void)what;
+	mh->msg_controllen = 0;
+	return -ENOPROTOOPT;
+}
+
 int ts_kts_enable(int fd, unsigned what)
 {
 	(void)fd;
@@ -186,4 +222,25 @@ ssize_t ts_kts_recv(int fd, void *buf, size_t len, int flags, struct sockaddr_st
 	if (n >= 0 && peer_len)
 		*peer_len = mh.msg_namelen;
 	return n;
+}
+
+ssize_t ts_kts_send_stamped(int fd, const void *buf, size_t len, int flags, unsigned what)
+{
+	union {
+		uint8_t bytes[TS_KTS_CONTROL_LEN];
+		struct cmsghdr align;
+	} control;
+	/* sendmsg does not write to it: iovec has no const. */
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+	struct msghdr mh = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.bytes,
+		.msg_controllen = sizeof control.bytes,
+	};
+
+	memset(control.bytes, 0, sizeof control.bytes);
+	if (ts_kts_ask_send(&mh, what) != 0)
+		mh.msg_control = NULL; /* a plain send, then */
+	return sendmsg(fd, &mh, flags);
 }

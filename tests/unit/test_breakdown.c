@@ -4,10 +4,13 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifdef __linux__
 #include <linux/errqueue.h>
@@ -259,5 +262,84 @@ Test(kts_cmsg, transmit_record)
 	ee.ee_origin = SO_EE_ORIGIN_ICMP6;
 	memcpy(CMSG_DATA(cm), &ee, sizeof ee);
 	cr_expect(ts_kts_tx_parse(&mh, &tx) == 0);
+}
+
+Test(kts_cmsg, a_send_asks_for_generation_flags_alone)
+{
+	union {
+		uint8_t b[TS_KTS_CONTROL_LEN];
+		struct cmsghdr align;
+	} c = { { 0 } };
+	struct msghdr mh = { .msg_control = c.b, .msg_controllen = sizeof c.b };
+	struct cmsghdr *cm;
+	uint32_t v;
+
+	cr_assert(ts_kts_ask_send(&mh, TS_KTS_TX | TS_KTS_SCHED) == 0);
+	cr_expect(eq(u64, mh.msg_controllen, CMSG_SPACE(sizeof v)));
+	cm = CMSG_FIRSTHDR(&mh);
+	cr_assert(cm != NULL);
+	cr_expect(eq(int, cm->cmsg_level, SOL_SOCKET));
+	cr_expect(eq(int, cm->cmsg_type, SO_TIMESTAMPING));
+	cr_expect(eq(u64, cm->cmsg_len, CMSG_LEN(sizeof v)));
+	memcpy(&v, CMSG_DATA(cm), sizeof v);
+	cr_expect(eq(u32, v, SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_TX_SCHED));
+	/* The socket's own flags are not the send's: the kernel refuses a
+	 * control message with any but the generation flags. */
+	cr_assert(ts_kts_ask_send(&mh, TS_KTS_RX | TS_KTS_TX | TS_KTS_PER_SEND) == 0);
+	memcpy(&v, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof v);
+	cr_expect(eq(u32, v, SOF_TIMESTAMPING_TX_SOFTWARE));
+}
+
+/* Waits up to a second for n transmit records on fd. */
+static int wait_tx(int fd, struct ts_kts_tx *tx, int n)
+{
+	int got = 0;
+
+	for (int i = 0; i < 100 && got < n; i++) {
+		int r = ts_kts_read_tx(fd, tx + got, n - got);
+		if (r < 0)
+			return r;
+		got += r;
+		if (got < n)
+			nanosleep(&(struct timespec){ 0, 10000000 }, NULL);
+	}
+	return got;
+}
+
+Test(kts_socket, udp_keys_count_only_the_sends_that_ask)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof a;
+	struct ts_kts_tx tx[8];
+	uint8_t msg[16] = { 1 };
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), fd = socket(AF_INET, SOCK_DGRAM, 0);
+	int n, rc;
+
+	cr_assert(rx >= 0 && fd >= 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert(bind(rx, (struct sockaddr *)&a, sizeof a) == 0);
+	cr_assert(getsockname(rx, (struct sockaddr *)&a, &alen) == 0);
+	cr_assert(connect(fd, (struct sockaddr *)&a, sizeof a) == 0);
+	rc = ts_kts_enable(fd, TS_KTS_RX | TS_KTS_PER_SEND);
+	if (rc != 0)
+		cr_skip("SO_TIMESTAMPING refused here: %s", strerror(-rc));
+	/* Asked, not asked, asked: two records of each stage, keys 0 and 1. */
+	cr_assert(ts_kts_send_stamped(fd, msg, sizeof msg, 0, TS_KTS_TX | TS_KTS_SCHED) ==
+		  (ssize_t)sizeof msg);
+	cr_assert(send(fd, msg, sizeof msg, 0) == (ssize_t)sizeof msg);
+	cr_assert(ts_kts_send_stamped(fd, msg, sizeof msg, 0, TS_KTS_TX | TS_KTS_SCHED) ==
+		  (ssize_t)sizeof msg);
+	n = wait_tx(fd, tx, 4);
+	cr_assert(eq(int, n, 4));
+	for (int i = 0; i < n; i++) {
+		cr_expect(tx[i].key <= 1, "record %d has key %u", i, tx[i].key);
+		cr_expect(tx[i].ns > 0);
+	}
+	cr_expect(eq(u32, tx[0].key, 0));
+	cr_expect(eq(u32, tx[3].key, 1));
+	/* And no more: the send that did not ask left none. */
+	cr_expect(eq(int, ts_kts_read_tx(fd, tx, 8), 0));
+	close(fd);
+	close(rx);
 }
 #endif
