@@ -2,8 +2,10 @@
  * a header (command line, host, date, version), the summary as tables,
  * and three charts drawn as inline SVG: latency over time, the percentile
  * spectrum on HdrHistogram's log "1/(1-p)" scale, and the histogram with
- * log-spaced buckets.  No scripts, no external resources, no web fonts:
- * the page opens from a file with no network, and prints.
+ * log-spaced buckets; with the round trip's parts, two more: the parts
+ * stacked over time and a bar of their medians.  No scripts, no external
+ * resources, no web fonts: the page opens from a file with no network,
+ * and prints.
  *
  * The writer is a formatter over the plain struct below; the commands
  * fill it (client/report_html.c, bench/result.c).  It never prints to
@@ -43,6 +45,32 @@ struct ts_html_interval {
 	int64_t p99_ns;
 };
 
+/* ping --kernel-timestamps: each round trip in parts (breakdown.h), for
+ * a stacked chart of the parts over time and a bar of their medians.
+ * part[0] is the bottom of the stack.  A probe's part_ns[i] means nothing
+ * where have[i] is 0 (it could not be measured: left out of the chart,
+ * never drawn as 0); a negative one is drawn as 0. */
+#define TS_HTML_PARTS_MAX 8
+
+struct ts_html_part {
+	const char *name; /* "client send path" */
+	uint64_t count;   /* probes that had it; 0: unavailable */
+	int64_t p50_ns;   /* meaningless when count is 0 */
+};
+
+struct ts_html_part_probe {
+	int64_t sent_ns; /* since the first probe's */
+	int64_t part_ns[TS_HTML_PARTS_MAX];
+	uint8_t have[TS_HTML_PARTS_MAX];
+};
+
+struct ts_html_breakdown {
+	size_t n_parts; /* at most TS_HTML_PARTS_MAX */
+	struct ts_html_part part[TS_HTML_PARTS_MAX];
+	const struct ts_html_part_probe *probes;
+	size_t n_probes;
+};
+
 enum ts_html_series {
 	TS_HTML_SERIES_NONE,
 	TS_HTML_SERIES_PROBES,    /* ping: probes[] */
@@ -69,6 +97,9 @@ struct ts_html_report {
 	 * the uncorrected latency), NULL when there is none. */
 	const struct ts_hist *hist_alt;
 	const char *hist_alt_label;
+	/* The round trip's parts (ping --kernel-timestamps), or NULL: two
+	 * more charts when set. */
+	const struct ts_html_breakdown *breakdown;
 	const char *note; /* optional paragraph under the summary, or NULL */
 	/* How the run ended when not as asked ("failed: ...", "interrupted
 	 * after ..."), shown above the summary, or NULL. */
@@ -103,6 +134,9 @@ struct ts_html_rows {
 void ts_html_rows_section(struct ts_html_rows *rs, const char *label);
 void ts_html_rows_add(struct ts_html_rows *rs, const char *label, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A row whose value is not copied (so not truncated either): it must
+ * outlive the report, as labels do. */
+void ts_html_rows_text(struct ts_html_rows *rs, const char *label, const char *value);
 
 /* Writes the page to out.  Every string in r is escaped.  Returns 0, or
  * -errno when writing failed (-EIO when the stream says only that). */

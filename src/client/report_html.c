@@ -1,12 +1,14 @@
 /* `tsecho ping --report`: the ping report as the plain struct of
  * lib/htmlreport.h.  The rows say what the text summary says, in the same
  * units and digits (report.c); the probes come from the samples ping
- * keeps with --report, and the lost ones from the send log. */
+ * keeps with --report, and the lost ones from the send log; with
+ * --kernel-timestamps, the parts of every probe accounted. */
 #include "config.h"
 
 #include "report.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,6 +149,86 @@ static struct ts_html_probe *probes_of(const struct ts_pinger *p, uint64_t *n_ou
 	return pr;
 }
 
+/* --kernel-timestamps: a row a part, all in the unit of the largest
+ * median (a stall's maximum does not turn the rest into 0.00x ms). */
+static void rows_kt(struct ts_html_rows *rs, const struct ts_ping_kt *kt)
+{
+	const struct ts_breakdown_stats *s = &kt->stats;
+	double unit_ns, p50_ns = 0;
+	const char *unit;
+	int dec;
+
+	for (int i = 0; i < TS_PART_COUNT; i++)
+		if (s->mm[i].n > 0 && (double)ts_hist_percentile(s->hist[i], 50) > p50_ns)
+			p50_ns = (double)ts_hist_percentile(s->hist[i], 50);
+	unit = ts_html_time_unit(p50_ns, &unit_ns);
+	dec = unit_ns <= 1e3 ? 1 : 3;
+	ts_html_rows_section(rs, "Kernel timestamps: p50 / p99 / max (probes)");
+	ts_html_rows_add(rs, "probes accounted", "%" PRIu64 ", %" PRIu64 " with every part",
+			 s->probes, s->complete);
+	for (int i = 0; i < TS_PART_COUNT; i++) {
+		const struct ts_minmax *m = &s->mm[i];
+		if (m->n == 0) {
+			ts_html_rows_add(rs, ts_part_name(i), "unavailable");
+			continue;
+		}
+		ts_html_rows_add(rs, ts_part_name(i), "%.*f / %.*f / %.*f %s (%" PRIu64 ")", dec,
+				 (double)ts_hist_percentile(s->hist[i], 50) / unit_ns, dec,
+				 (double)ts_hist_percentile(s->hist[i], 99) / unit_ns, dec,
+				 (double)m->max / unit_ns, unit, m->n);
+	}
+	if (s->remainder.n > 0)
+		ts_html_rows_add(rs, "remainder min/avg/max (rtt less the parts)",
+				 "%.*f / %.*f / %.*f %s (%" PRIu64 ")", dec,
+				 ts_round_zero((double)s->remainder.min / unit_ns, dec), dec,
+				 ts_round_zero(ts_minmax_mean(&s->remainder) / unit_ns, dec), dec,
+				 ts_round_zero((double)s->remainder.max / unit_ns, dec), unit,
+				 s->remainder.n);
+	else
+		ts_html_rows_add(rs, "remainder (rtt less the parts)", "no probe had every part");
+	ts_html_rows_text(rs, "note", ts_ping_kt_note(kt));
+}
+
+/* The parts' charts: each accounted probe's parts, its send time since
+ * the first's, and each part's median.  0, or -ENOMEM (*pr NULL). */
+static int breakdown_of(const struct ts_ping_kt *kt, struct ts_html_breakdown *b,
+			struct ts_html_part_probe **pr)
+{
+	const struct ts_breakdown_stats *s = &kt->stats;
+	int64_t origin = INT64_MAX;
+
+	_Static_assert(TS_PART_COUNT <= TS_HTML_PARTS_MAX, "every part has its place");
+	memset(b, 0, sizeof *b);
+	*pr = NULL;
+	b->n_parts = TS_PART_COUNT;
+	for (int i = 0; i < TS_PART_COUNT; i++) {
+		b->part[i].name = ts_part_name(i);
+		b->part[i].count = s->mm[i].n;
+		if (s->mm[i].n > 0)
+			b->part[i].p50_ns = ts_hist_percentile(s->hist[i], 50);
+	}
+	if (kt->n_kept == 0)
+		return 0;
+	*pr = calloc(kt->n_kept, sizeof **pr);
+	if (!*pr)
+		return -ENOMEM;
+	for (size_t j = 0; j < kt->n_kept; j++)
+		if (kt->kept[j].p.t1 > 0 && kt->kept[j].p.t1 < origin)
+			origin = kt->kept[j].p.t1;
+	for (size_t j = 0; j < kt->n_kept; j++) {
+		const struct ts_kt_sample *k = &kt->kept[j];
+		struct ts_html_part_probe *x = &(*pr)[j];
+		x->sent_ns = k->p.t1 > 0 ? k->p.t1 - origin : 0;
+		for (int i = 0; i < TS_PART_COUNT; i++) {
+			x->have[i] = k->b.have[i];
+			x->part_ns[i] = k->b.part_ns[i];
+		}
+	}
+	b->probes = *pr;
+	b->n_probes = kt->n_kept;
+	return 0;
+}
+
 static const char *note_of(const struct ts_ping_report *r)
 {
 	if (!r->have_one_way)
@@ -166,6 +248,8 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 	char title[200], bound[48], status[sizeof p->error + 16];
 	uint64_t n_probes = 0;
 	struct ts_html_probe *probes = probes_of(p, &n_probes);
+	struct ts_html_breakdown bd;
+	struct ts_html_part_probe *bd_probes = NULL;
 	int rc;
 
 	snprintf(title, sizeof title, "tsecho ping %s (%s, %s)", r->target, r->transport,
@@ -179,6 +263,13 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 	if (r->have_rtt)
 		rows_rtt(rs, r);
 	rows_server(rs, r, bound, sizeof bound);
+	if (r->kt) {
+		rows_kt(rs, r->kt);
+		rc = breakdown_of(r->kt, &bd, &bd_probes);
+		if (rc != 0)
+			goto done;
+		h.breakdown = &bd;
+	}
 	h.rows = rs->row;
 	h.n_rows = rs->n;
 	h.series = TS_HTML_SERIES_PROBES;
@@ -194,6 +285,7 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 	rc = ts_html_report_write(out, &h);
 done:
 	ts_html_report_end(&h);
+	free(bd_probes);
 	free(probes);
 	free(rs);
 	return rc;

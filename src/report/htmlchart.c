@@ -6,7 +6,9 @@
 
 #include "htmlchart.h"
 
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum {
@@ -16,6 +18,9 @@ enum {
 	DOTS_MAX = 300,   /* bench: a dot an interval up to this many */
 	BARS_TARGET = 40, /* histogram: about this many bars over the range */
 	BARS_MAX = 256,
+	PART_COLS_MAX = 600, /* parts: a bar a probe up to this many, medians above */
+	PART_BAR_MAX = 24,   /* parts: the widest bar */
+	PART_LEGEND_W = 215, /* parts: a legend entry, four to a row */
 };
 
 /* A chart's data area in user units, and the data at its edges (x in
@@ -703,4 +708,411 @@ void ts_htmlchart_hist(FILE *out, const struct ts_html_report *r)
 		nothing_to_chart(out, "Nothing to chart: no latency was measured.");
 	figure_close(out, "Counts in buckets equally wide on a log scale (about 40 over the "
 			  "range), re-binned from the run's histogram.");
+}
+
+/* The round trip's parts (ping --kernel-timestamps). */
+
+/* One bar of the stack: a probe's parts, or the medians of a time
+ * column's probes.  v in ns, never below 0; have: drawn. */
+struct part_col {
+	double x_ns;
+	double v[TS_HTML_PARTS_MAX];
+	uint8_t have[TS_HTML_PARTS_MAX];
+};
+
+static size_t parts_n(const struct ts_html_breakdown *b)
+{
+	return b->n_parts < TS_HTML_PARTS_MAX ? b->n_parts : TS_HTML_PARTS_MAX;
+}
+
+static double part_ns(int64_t ns)
+{
+	return ns > 0 ? (double)ns : 0;
+}
+
+static double sent_ns(const struct ts_html_part_probe *pr)
+{
+	return pr->sent_ns > 0 ? (double)pr->sent_ns : 0;
+}
+
+/* The drawn parts below part `upto` of c: where the next one sits. */
+static double col_base(const struct part_col *c, size_t upto)
+{
+	double sum = 0;
+
+	for (size_t k = 0; k < upto; k++)
+		if (c->have[k])
+			sum += c->v[k];
+	return sum;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void cols_of_probes(struct part_col *c, const struct ts_html_breakdown *b)
+{
+	size_t np = parts_n(b);
+
+	for (size_t i = 0; i < b->n_probes; i++) {
+		const struct ts_html_part_probe *pr = &b->probes[i];
+		c[i].x_ns = sent_ns(pr);
+		for (size_t k = 0; k < np; k++) {
+			c[i].have[k] = pr->have[k] != 0;
+			c[i].v[k] = c[i].have[k] ? part_ns(pr->part_ns[k]) : 0;
+		}
+	}
+}
+
+static size_t bin_of(double x_ns, double span_ns)
+{
+	long k = (long)(x_ns / span_ns * PART_COLS_MAX);
+
+	return k < 0 ? 0 : k >= PART_COLS_MAX ? PART_COLS_MAX - 1 : (size_t)k;
+}
+
+/* PART_COLS_MAX columns of equal time over [0, span_ns]: in each, every
+ * part's median over the column's probes that have it.  Into c, the
+ * columns that have a probe, in order of time; returns how many, or -1
+ * when out of memory. */
+static long cols_of_bins(struct part_col *c, const struct ts_html_breakdown *b, double span_ns)
+{
+	size_t start[PART_COLS_MAX + 1] = { 0 }, next[PART_COLS_MAX];
+	size_t *order = malloc(b->n_probes * sizeof *order);
+	double *vals = malloc(b->n_probes * sizeof *vals);
+	size_t np = parts_n(b);
+	long n = 0;
+
+	if (!order || !vals) {
+		free(order);
+		free(vals);
+		return -1;
+	}
+	/* The probes in order of column (a counting sort). */
+	for (size_t i = 0; i < b->n_probes; i++)
+		start[bin_of(sent_ns(&b->probes[i]), span_ns) + 1]++;
+	for (size_t k = 0; k < PART_COLS_MAX; k++) {
+		start[k + 1] += start[k];
+		next[k] = start[k];
+	}
+	for (size_t i = 0; i < b->n_probes; i++)
+		order[next[bin_of(sent_ns(&b->probes[i]), span_ns)]++] = i;
+	for (size_t k = 0; k < PART_COLS_MAX; k++) {
+		struct part_col *col = &c[n];
+		if (start[k] == start[k + 1])
+			continue;
+		col->x_ns = ((double)k + 0.5) * span_ns / PART_COLS_MAX;
+		for (size_t part = 0; part < np; part++) {
+			size_t m = 0;
+			for (size_t j = start[k]; j < start[k + 1]; j++) {
+				const struct ts_html_part_probe *pr = &b->probes[order[j]];
+				if (pr->have[part])
+					vals[m++] = part_ns(pr->part_ns[part]);
+			}
+			col->have[part] = m > 0;
+			col->v[part] = 0;
+			if (m == 0)
+				continue;
+			qsort(vals, m, sizeof *vals, cmp_double);
+			col->v[part] = m % 2 ? vals[m / 2] : (vals[m / 2 - 1] + vals[m / 2]) / 2;
+		}
+		n++;
+	}
+	free(order);
+	free(vals);
+	return n;
+}
+
+/* "12.3 µs": a tenth of a µs, a thousandth of a ms or s. */
+static void part_text(char *buf, size_t cap, double ns, double unit_ns, const char *unit)
+{
+	snprintf(buf, cap, "%.*f %s", unit_ns <= 1e3 ? 1 : 3, ns / unit_ns, unit);
+}
+
+/* The parts in stack order, numbered as on the charts, four to a row
+ * from (x, y).  unit: each part's median after its name (NULL: only
+ * "unavailable" for a part no probe had). */
+static void parts_legend(FILE *o, double x, double y, const struct ts_html_breakdown *b,
+			 double unit_ns, const char *unit)
+{
+	char value[48];
+
+	for (size_t k = 0; k < parts_n(b); k++) {
+		const struct ts_html_part *pt = &b->part[k];
+		double ex = x + (double)(k % 4) * PART_LEGEND_W, ey = y + (double)(k / 4) * 22;
+		fprintf(
+		    o,
+		    "<g class=\"legend\"><rect class=\"p%zu\" x=\"%.1f\" y=\"%.1f\" width=\"16\" "
+		    "height=\"16\"/><text class=\"num\" x=\"%.1f\" y=\"%.1f\" "
+		    "text-anchor=\"middle\">%zu</text><text x=\"%.1f\" y=\"%.1f\">",
+		    k, ex, ey - 12, ex + 8, ey, k + 1, ex + 22, ey + 1);
+		ts_html_put(o, pt->name ? pt->name : "");
+		if (pt->count == 0)
+			fputs(unit ? ": unavailable" : " (unavailable)", o);
+		else if (unit) {
+			part_text(value, sizeof value, part_ns(pt->p50_ns), unit_ns, unit);
+			fprintf(o, ": %s", value);
+		}
+		fputs("</text></g>\n", o);
+	}
+}
+
+/* Each column's parts as rects, a group a part (class "seg pK"), and
+ * the part's number on a segment with room for it. */
+static void parts_stack(FILE *o, const struct plot *p, const struct part_col *c, size_t n,
+			size_t np, double bar_w)
+{
+	for (size_t k = 0; k < np; k++) {
+		fprintf(o, "<g class=\"seg p%zu\">\n", k);
+		for (size_t i = 0; i < n; i++) {
+			double y0, y1;
+			if (!c[i].have[k])
+				continue;
+			y0 = py(p, col_base(&c[i], k));
+			y1 = py(p, col_base(&c[i], k) + c[i].v[k]);
+			fprintf(o, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\"/>\n",
+				px(p, c[i].x_ns) - bar_w / 2, y1, bar_w, y0 - y1);
+		}
+		fputs("</g>\n", o);
+	}
+	if (bar_w < 12)
+		return;
+	fputs("<g class=\"seglabels\">", o);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < np; k++) {
+			double y0 = py(p, col_base(&c[i], k)), y1;
+			if (!c[i].have[k])
+				continue;
+			y1 = py(p, col_base(&c[i], k) + c[i].v[k]);
+			if (y0 - y1 >= 14)
+				fprintf(o,
+					"<text class=\"num\" x=\"%.1f\" y=\"%.1f\" "
+					"text-anchor=\"middle\">%zu</text>",
+					px(p, c[i].x_ns), (y0 + y1) / 2 + 4, k + 1);
+		}
+	}
+	fputs("</g>\n", o);
+}
+
+/* The top of the stacked chart: the tallest bar, unless it is more than
+ * twice the 99th percentile of the bars (a stall would flatten every
+ * other bar): then that percentile, and the taller bars are cut. */
+static double parts_top(const struct part_col *c, size_t n, size_t np, double *max_ns)
+{
+	double *tot = malloc((n ? n : 1) * sizeof *tot), p99;
+
+	*max_ns = 0;
+	for (size_t i = 0; i < n; i++)
+		*max_ns = col_base(&c[i], np) > *max_ns ? col_base(&c[i], np) : *max_ns;
+	if (!tot || n == 0) {
+		free(tot);
+		return *max_ns;
+	}
+	for (size_t i = 0; i < n; i++)
+		tot[i] = col_base(&c[i], np);
+	qsort(tot, n, sizeof *tot, cmp_double);
+	p99 = tot[(size_t)ceil(0.99 * (double)n) - 1];
+	free(tot);
+	return *max_ns > 2 * p99 && p99 > 0 ? p99 : *max_ns;
+}
+
+/* Bars taller than the axis: a dark tick above each (one a column of
+ * user units); returns how many. */
+static size_t parts_cut(FILE *o, const struct plot *p, const struct part_col *c, size_t n,
+			size_t np)
+{
+	size_t cut = 0;
+	long last = LONG_MIN;
+
+	fputs("<path class=\"cut\" d=\"", o);
+	for (size_t i = 0; i < n; i++) {
+		double x = px(p, c[i].x_ns);
+		if (col_base(&c[i], np) <= p->y_hi)
+			continue;
+		cut++;
+		if ((long)floor(x) == last)
+			continue;
+		last = (long)floor(x);
+		fprintf(o, "M%.1f %.1fv-8", x, p->top - 2);
+	}
+	fputs("\"/>\n", o);
+	return cut;
+}
+
+/* Returns how many bars are cut at the top of the axis; *max_ns the
+ * tallest. */
+static size_t chart_parts_time(FILE *o, const struct ts_html_breakdown *b, const struct part_col *c,
+			       size_t n, int binned, double span_ns, double *max_ns)
+{
+	struct plot p = { .left = 72, .top = 16, .width = 860, .height = 260 };
+	struct ticks xt = { 0 }, yt = { 0 };
+	size_t np = parts_n(b), cut;
+	double slot, bar_w, top_ns, div = span_ns < 1e9 ? 1e6 : 1e9;
+	char x_title[64], y_title[64];
+
+	/* A bar a probe centred on its send time, as wide as the probes'
+	 * mean spacing allows; columns side by side. */
+	slot = binned ? span_ns / PART_COLS_MAX : n > 1 ? span_ns / (double)(n - 1) : span_ns;
+	p.x_lo = binned ? 0 : -slot / 2;
+	p.x_hi = binned ? span_ns : span_ns + slot / 2;
+	bar_w = slot / (p.x_hi - p.x_lo) * p.width * (binned ? 1 : 0.8);
+	bar_w = bar_w > PART_BAR_MAX ? PART_BAR_MAX : bar_w;
+	top_ns = parts_top(c, n, np, max_ns);
+	linear_ticks(&xt, 0, span_ns, div, ts_html_nice_step(span_ns / div, 6));
+	snprintf(x_title, sizeof x_title, "probe sent, since the first (%s)",
+		 div == 1e6 ? "ms" : "s");
+	latency_axis(&p, &yt, top_ns, 6, "round trip in parts", y_title, sizeof y_title);
+	svg_open(o, "bd-time", 960, 380, "The round trip's parts over time",
+		 binned ? "For each of 600 equal time columns, the median of each part over its "
+			  "probes, stacked from the client's send path at the bottom to its "
+			  "wake-up at the top."
+			: "For each probe, at the time it was sent, its round trip split into "
+			  "parts, stacked from the client's send path at the bottom to its "
+			  "wake-up at the top.");
+	draw_axes(o, &p, &xt, &yt, x_title, y_title);
+	parts_stack(o, &p, c, n, np, bar_w);
+	cut = parts_cut(o, &p, c, n, np);
+	parts_legend(o, p.left, p.top + p.height + 66, b, 0, NULL);
+	fputs("</svg>\n", o);
+	return cut;
+}
+
+void ts_htmlchart_parts_time(FILE *out, const struct ts_html_breakdown *b)
+{
+	size_t np = parts_n(b), complete = 0;
+	int binned = b->n_probes > PART_COLS_MAX;
+	struct part_col *c = NULL;
+	double span_ns = 0, max_ns = 0, unit_ns;
+	long n = -1;
+	char caption[800], cut_text[200] = "", max_text[48];
+	const char *unit;
+	size_t cut = 0;
+
+	for (size_t i = 0; i < b->n_probes; i++) {
+		size_t k = 0;
+		span_ns = sent_ns(&b->probes[i]) > span_ns ? sent_ns(&b->probes[i]) : span_ns;
+		while (k < np && b->probes[i].have[k])
+			k++;
+		complete += k == np;
+	}
+	if (span_ns <= 0)
+		span_ns = 1e6; /* one probe, or all at once: a millisecond's axis */
+	figure_open(out, "breakdown-time", "Round trip in parts over time", 1);
+	if (b->n_probes > 0)
+		c = calloc(binned ? PART_COLS_MAX : b->n_probes, sizeof *c);
+	if (c && binned) {
+		n = cols_of_bins(c, b, span_ns);
+	} else if (c) {
+		cols_of_probes(c, b);
+		n = (long)b->n_probes;
+	}
+	if (b->n_probes == 0)
+		nothing_to_chart(out, "Nothing to chart: no probe had its parts accounted.");
+	else if (n < 0)
+		nothing_to_chart(out, "Nothing to chart: out of memory.");
+	else
+		cut = chart_parts_time(out, b, c, (size_t)n, binned, span_ns, &max_ns);
+	free(c);
+	if (cut > 0) {
+		unit = ts_html_time_unit(max_ns, &unit_ns);
+		part_text(max_text, sizeof max_text, max_ns, unit_ns, unit);
+		snprintf(cut_text, sizeof cut_text,
+			 " The axis ends near the bars' 99th percentile: %zu taller bar%s (the "
+			 "tallest %s) %s cut at its top, marked by a tick above it.",
+			 cut, cut == 1 ? "" : "s", max_text, cut == 1 ? "is" : "are");
+	}
+	snprintf(caption, sizeof caption,
+		 "%zu probes, %zu of them with every part. %s, stacked in the legend's order "
+		 "from 1 at the bottom. A part a probe lacks is left out of its bar, not drawn "
+		 "as zero; the parts of a bar add up to its round trip only when it has them "
+		 "all.%s",
+		 b->n_probes, complete,
+		 binned ? "Above 600 probes, each bar is one of 600 equal time columns and each "
+			  "segment the median of that part over the column's probes"
+			: "Each bar is one probe at its send time (since the first probe's), "
+			  "each segment one part of its round trip",
+		 cut_text);
+	figure_close(out, caption);
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
+}
+
+static void chart_parts_median(FILE *o, const struct ts_html_breakdown *b)
+{
+	struct plot p = { .left = 72, .top = 40, .width = 860, .height = 40 };
+	struct ticks xt = { 0 }, yt = { 0 };
+	double sum = 0, x, unit_ns, step;
+	const char *unit;
+	char title[64], value[48];
+
+	for (size_t k = 0; k < parts_n(b); k++)
+		if (b->part[k].count > 0)
+			sum += part_ns(b->part[k].p50_ns);
+	unit = ts_html_time_unit(sum * 1.02, &unit_ns);
+	p.x_hi = axis_top(sum, unit_ns, 8, &step);
+	linear_ticks(&xt, 0, p.x_hi, unit_ns, step);
+	snprintf(title, sizeof title, "the parts' medians end to end (%s)", unit);
+	svg_open(o, "bd-median", 960, 184, "Median of each part of the round trip",
+		 "One bar: the median of each part, laid end to end from the client's send "
+		 "path at the left to its wake-up at the right, each labelled with its number "
+		 "and value.");
+	draw_axes(o, &p, &xt, &yt, title, NULL);
+	fputs("<g class=\"stack\">\n", o);
+	x = p.left;
+	for (size_t k = 0; k < parts_n(b); k++) {
+		const struct ts_html_part *pt = &b->part[k];
+		double w;
+		if (pt->count == 0)
+			continue;
+		w = px(&p, part_ns(pt->p50_ns)) - p.left;
+		part_text(value, sizeof value, part_ns(pt->p50_ns), unit_ns, unit);
+		fprintf(o,
+			"<rect class=\"p%zu\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			"height=\"%.1f\"><title>",
+			k, x, p.top, w, p.height);
+		ts_html_put(o, pt->name ? pt->name : "");
+		fprintf(o, ": %s</title></rect>\n", value);
+		if (w >= 12)
+			fprintf(o,
+				"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%zu</text>\n",
+				x + w / 2, p.top - 8, k + 1);
+		/* The value inside when it fits (about 7 units a character). */
+		if (w >= 7.0 * (double)utf8_chars(value) + 6)
+			fprintf(o,
+				"<text class=\"num\" x=\"%.1f\" y=\"%.1f\" "
+				"text-anchor=\"middle\">%s</text>\n",
+				x + w / 2, p.top + p.height / 2 + 4, value);
+		x += w;
+	}
+	fputs("</g>\n", o);
+	parts_legend(o, p.left, p.top + p.height + 70, b, unit_ns, unit);
+	fputs("</svg>\n", o);
+}
+
+void ts_htmlchart_parts_median(FILE *out, const struct ts_html_breakdown *b)
+{
+	int any = 0;
+
+	for (size_t k = 0; k < parts_n(b); k++)
+		any |= b->part[k].count > 0;
+	figure_open(out, "breakdown-median", "Median of each part", 1);
+	if (any)
+		chart_parts_median(out, b);
+	else
+		nothing_to_chart(out, "Nothing to chart: no part of the round trip could be "
+				      "measured.");
+	figure_close(out, "The median (p50) of each part over the probes that had it, from its "
+			  "histogram (within 0.1%), in the stack's order. The medians need not add "
+			  "up to the median round trip. A part no probe had is marked unavailable "
+			  "and takes no room.");
 }

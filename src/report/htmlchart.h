@@ -1,6 +1,6 @@
-/* The three charts of an HTML report (htmlreport.h), each one <figure>
- * with an inline <svg>, or a line saying there is nothing to chart.
- * Internal to htmlreport.c and htmlchart.c. */
+/* The charts of an HTML report (htmlreport.h), each one <figure> with an
+ * inline <svg>, or a line saying there is nothing to chart.  Internal to
+ * htmlreport.c and htmlchart.c. */
 #ifndef TSECHO_HTMLCHART_H
 #define TSECHO_HTMLCHART_H
 
@@ -14,6 +14,9 @@ void ts_htmlchart_time(FILE *out, const struct ts_html_report *r);
 void ts_htmlchart_spectrum(FILE *out, const struct ts_html_report *r);
 /* The histogram: counts in log-spaced buckets. */
 void ts_htmlchart_hist(FILE *out, const struct ts_html_report *r);
+/* The round trip's parts: stacked over time, and a bar of their medians. */
+void ts_htmlchart_parts_time(FILE *out, const struct ts_html_breakdown *b);
+void ts_htmlchart_parts_median(FILE *out, const struct ts_html_breakdown *b);
 
 /* s escaped for HTML text and attribute values (htmlreport.c). */
 void ts_html_put(FILE *out, const char *s);

@@ -42,6 +42,7 @@ static const char style[] =
     "th,td{padding:3px 0;border-top:1px solid #eceef1;text-align:left;font-weight:400}\n"
     "th{color:#52606d;padding-right:12px}\n"
     "td{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\n"
+    "td.text{text-align:left;white-space:normal}\n"
     ".note{color:#616e7c;font-size:13px;margin:12px 0 0}\n"
     ".status{font-weight:600;border:2px solid #9b2c2c;color:#9b2c2c;padding:6px 10px;"
     "margin:0 0 12px}\n"
@@ -61,6 +62,13 @@ static const char style[] =
     ".band{fill:none;stroke:#93b4f5;stroke-width:2.5}\n"
     ".lost{fill:none;stroke:#dc2626;stroke-width:2}\n"
     ".bars rect{fill:#2563eb;fill-opacity:.85}\n"
+    /* The parts of the round trip: Okabe and Ito's colours, which stay
+     * apart in every common colour blindness; every one takes black text. */
+    ".p0{fill:#e69f00}.p1{fill:#56b4e9}.p2{fill:#009e73}.p3{fill:#f0e442}"
+    ".p4{fill:#0072b2}.p5{fill:#d55e00}.p6{fill:#cc79a7}.p7{fill:#999}\n"
+    ".stack rect{stroke:#fff;stroke-width:1}\n"
+    ".cut{fill:none;stroke:#1f2933;stroke-width:2}\n"
+    "svg text.num{fill:#000;font-size:11px}\n"
     "footer{color:#7b8794;font-size:12px;text-align:center;margin-top:8px}\n"
     "@media (max-width:700px){main{padding:12px 8px}.card{padding:14px 12px}"
     ".charts{grid-template-columns:1fr}.plot{overflow-x:auto}svg{min-width:480px}"
@@ -269,6 +277,12 @@ void ts_html_rows_add(struct ts_html_rows *rs, const char *label, const char *fm
 	rs->n++;
 }
 
+void ts_html_rows_text(struct ts_html_rows *rs, const char *label, const char *value)
+{
+	if (rs->n < TS_HTML_ROWS_MAX)
+		rs->row[rs->n++] = (struct ts_html_row){ label, value };
+}
+
 /* ISO 8601, UTC, to the second: "2025-11-25T14:03:09Z". */
 static void format_date(char *buf, size_t cap, int64_t wall_ns)
 {
@@ -334,7 +348,10 @@ static void write_table(FILE *out, const struct ts_html_row *rows, size_t from, 
 	for (size_t i = from; i < to; i++) {
 		fputs("<tr><th scope=\"row\">", out);
 		put_or(out, rows[i].label, "");
-		fputs("</th><td>", out);
+		/* Prose (a note) wraps; figures never do. */
+		fputs(rows[i].value && strlen(rows[i].value) > 48 ? "</th><td class=\"text\">"
+								  : "</th><td>",
+		      out);
 		put_or(out, rows[i].value, "");
 		fputs("</td></tr>\n", out);
 	}
@@ -379,6 +396,10 @@ int ts_html_report_write(FILE *out, const struct ts_html_report *r)
 	ts_htmlchart_time(out, r);
 	ts_htmlchart_spectrum(out, r);
 	ts_htmlchart_hist(out, r);
+	if (r->breakdown) {
+		ts_htmlchart_parts_time(out, r->breakdown);
+		ts_htmlchart_parts_median(out, r->breakdown);
+	}
 	fputs("</section>\n<footer>Written by tsecho ", out);
 	put_or(out, r->version, "");
 	fputs(". Self-contained: no scripts, nothing loaded from elsewhere.</footer>\n"

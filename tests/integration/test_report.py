@@ -233,6 +233,78 @@ def test_report_ping_structure():
         assert "0%" in labels and "90%" in labels and "99%" in labels, labels
 
 
+# The parts of the round trip, bottom of the stack first (ts_part_name,
+# ts_part_key).
+PARTS = (("client send path", "client_send"), ("network out", "network_out"),
+         ("server wake-up", "server_wakeup"), ("server processing", "server_processing"),
+         ("server send path", "server_send"), ("network back", "network_back"),
+         ("client wake-up", "client_wakeup"))
+BREAKDOWN_CHARTS = ("breakdown-time", "breakdown-median")
+
+
+def kt_ping_report(tmp, srv, *extra):
+    path = tmp.file("kt.html")
+    args = ["ping", "%s:%d" % (LO, srv.tcp_port), "--kernel-timestamps", "-c", "20",
+            "-i", "0.01", "--report", path] + list(extra)
+    return path, run_tsecho(*args, timeout=30)
+
+
+def test_report_ping_kernel_timestamps():
+    """--kernel-timestamps against a server that has them: the parts
+    stacked a probe a bar (a rect a part a probe that has it, none for one
+    it lacks), the bar of medians, and a summary row a part; every count
+    the same as the same run's JSON."""
+    with Server("--engine", "epoll", "--kernel-timestamps") as srv, TempDir() as tmp:
+        path, r = kt_ping_report(tmp, srv, "--json")
+        assert r.code == 0, r.describe()
+        doc = json_of(r, "ping --kernel-timestamps --json --report")
+        bd = doc["breakdown_ms"]
+        assert bd and bd["refused"] is None, "kernel timestamps refused: %r" % bd
+        received = doc["packets"]["received"]
+        assert received == 20 and bd["probes"] == received, (doc["packets"], bd["probes"])
+        text, root, charts = check_page(path, "kt report")
+        figs = {}
+        for fid in BREAKDOWN_CHARTS:
+            found = root.find_all("figure", id=fid)
+            assert len(found) == 1, "%d #%s" % (len(found), fid)
+            assert "wide" in found[0].classes() and "chart" in found[0].classes(), \
+                found[0].attrs
+            figs[fid] = found[0]
+        rows = summary_rows(root)
+        assert rows.get("probes accounted") == "%d, %d with every part" % (
+            bd["probes"], bd["complete"]), rows
+        assert rows.get("note") == bd["note"], (rows.get("note"), bd["note"])
+        svg = check_svg(figs["breakdown-time"], "parts over time", received, tags=("rect",))
+        for k, (name, key) in enumerate(PARTS):
+            count = bd[key]["count"] if bd[key] else 0
+            groups = svg.find_all("g", **{"class": "seg p%d" % k})
+            assert len(groups) == 1, "part %s: %d groups" % (name, len(groups))
+            segs = len(groups[0].find_all("rect"))
+            assert segs == count, "%s: %d segments, JSON count %d" % (name, segs, count)
+            m = re.search(r"\((\d+)\)$", rows.get(name, ""))
+            assert m and int(m.group(1)) == count, "%s: row %r, count %d" % (
+                name, rows.get(name), count)
+            # Both ends have kernel timestamps: every part of most probes.
+            assert count >= received - 2, "%s: only %d of %d" % (name, count, received)
+        # No later reply carries the last probe's server send time.
+        for key in ("server_send", "network_back"):
+            assert bd[key]["count"] <= received - 1, (key, bd[key])
+        assert "%d probes, %d of them with every part." % (received, bd["complete"]) in \
+            figs["breakdown-time"].all_text()
+        # The medians: a segment a part with its value in the legend, in
+        # µs to a tenth on loopback.
+        svg = check_svg(figs["breakdown-median"], "medians", 7, tags=("rect",))
+        stack = svg.find_all("g", **{"class": "stack"})
+        assert stack and len(stack[0].find_all("rect")) == 7, "median bar segments"
+        legend = [t.all_text() for t in svg.find_all("text")]
+        for name, key in PARTS:
+            want = "%s: %.1f \u00b5s" % (name, bd[key]["p50"] * 1000)
+            near = [t for t in legend if t.startswith(name + ": ")]
+            assert near, "%s: not in the legend %r" % (name, legend)
+            got = float(near[0].split(": ")[1].split()[0])
+            assert abs(got - bd[key]["p50"] * 1000) <= 0.051, (want, near)
+
+
 def test_report_ping_no_reply():
     """Every probe lost: a valid page, lost marks, nothing else to chart."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -454,7 +526,10 @@ def test_report_chromium_renders():
         rb = run_tsecho("bench", "-t", "1s", "-c", "2", "-q", "--report", bench_path,
                         timeout=30)
         assert rb.code == 0, rb.describe()
-        for page, name in ((path, "ping"), (bench_path, "bench")):
+        with Server("--engine", "epoll", "--kernel-timestamps") as srv:
+            kt_path, rk = kt_ping_report(tmp, srv, "-q")
+        assert rk.code == 0, rk.describe()
+        for page, name in ((path, "ping"), (bench_path, "bench"), (kt_path, "ping-kt")):
             url = "file://" + page
             for size in ((1200, 2000), (390, 844)):
                 shot = tmp.file("%s-%dx%d.png" % (name, size[0], size[1]))
@@ -469,7 +544,7 @@ def test_report_chromium_renders():
             assert not page_errors(err, url), "%s: %s" % (name, page_errors(err, url))
             t = Tree()
             t.feed(dom)
-            for fid in CHARTS:
+            for fid in CHARTS + (BREAKDOWN_CHARTS if name == "ping-kt" else ()):
                 figs = t.root.find_all(id=fid)
                 assert len(figs) == 1, "%s DOM: %d #%s" % (name, len(figs), fid)
                 assert len(figs[0].find_all("svg")) == 1, "%s DOM: #%s has no svg" % (

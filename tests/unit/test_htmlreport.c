@@ -227,3 +227,197 @@ Test(htmlreport, page_one_sample)
 	free(page);
 	ts_hist_free(h);
 }
+
+/* The parts' charts (ping --kernel-timestamps). */
+
+static const char *const part_names[] = { "client send path",  "network out",      "server wake-up",
+					  "server processing", "server send path", "network back",
+					  "client wake-up" };
+
+/* The <rect>s of the stacked chart's group for part k. */
+static int segments_of(const char *page, int k)
+{
+	char open[32];
+	const char *g, *end;
+	int n = 0;
+
+	snprintf(open, sizeof open, "<g class=\"seg p%d\">", k);
+	g = strstr(page, open);
+	if (!g)
+		return -1;
+	end = strstr(g, "</g>");
+	for (const char *p = strstr(g, "<rect"); p && p < end; p = strstr(p + 1, "<rect"))
+		n++;
+	return n;
+}
+
+/* The figure with id, up to its end, in a malloc'd string, or NULL. */
+static char *figure_of(const char *page, const char *id)
+{
+	char open[64];
+	const char *f, *end;
+
+	snprintf(open, sizeof open, "id=\"%s\"", id);
+	f = page ? strstr(page, open) : NULL;
+	end = f ? strstr(f, "</figure>") : NULL;
+	return end ? strndup(f, (size_t)(end - f)) : NULL;
+}
+
+static void breakdown_init(struct ts_html_breakdown *b, struct ts_html_part_probe *pr, size_t n)
+{
+	memset(b, 0, sizeof *b);
+	b->n_parts = 7;
+	for (int k = 0; k < 7; k++) {
+		b->part[k].name = part_names[k];
+		b->part[k].count = n;
+		b->part[k].p50_ns = (k + 1) * 1500;
+	}
+	b->probes = pr;
+	b->n_probes = n;
+}
+
+Test(htmlreport, page_breakdown)
+{
+	struct ts_html_part_probe pr[3];
+	struct ts_html_breakdown b;
+	struct ts_html_report r = { .title = "kt", .series = TS_HTML_SERIES_PROBES };
+	char *page, *fig;
+
+	memset(pr, 0, sizeof pr);
+	for (int i = 0; i < 3; i++) {
+		pr[i].sent_ns = i * 10000000LL;
+		for (int k = 0; k < 7; k++) {
+			pr[i].part_ns[k] = (k + 1) * 1000 + i * 100;
+			pr[i].have[k] = 1;
+		}
+	}
+	/* The last probe: no server send path, no network back. */
+	pr[2].have[4] = pr[2].have[5] = 0;
+	pr[2].part_ns[4] = 777777; /* meaningless: never drawn */
+	breakdown_init(&b, pr, 3);
+	b.part[4].count = b.part[5].count = 2;
+	r.breakdown = &b;
+	page = page_of(&r);
+	check_page(page);
+	cr_assert(page != NULL);
+	cr_expect(eq(
+	    i64, ts_count_of(page, "<figure class=\"card chart wide\" id=\"breakdown-time\""), 1));
+	cr_expect(eq(i64, ts_count_of(page, "id=\"breakdown-median\""), 1));
+	cr_expect(eq(i64, ts_count_of(page, "<svg"), 2)); /* no probes, no histogram */
+	/* A segment a part a probe, none where the probe lacks it. */
+	for (int k = 0; k < 7; k++)
+		cr_expect(eq(i64, segments_of(page, k), k == 4 || k == 5 ? 2 : 3), "part %d", k);
+	cr_expect(strstr(page, "3 probes, 2 of them with every part.") != NULL);
+	/* The medians: 1.5 µs to 10.5 µs, each printed, in µs to a tenth. */
+	fig = figure_of(page, "breakdown-median");
+	cr_assert(fig != NULL);
+	cr_expect(eq(i64, ts_count_of(fig, "<rect class=\"p"), 7 + 7)); /* the bar, the legend */
+	/* Inside the segments wide enough (the axis ends at 50 µs); the
+	 * narrow one in its tooltip; all in the legend. */
+	cr_expect(strstr(fig, ">10.5 \u00b5s</text>") != NULL);
+	cr_expect(strstr(fig, ">6.0 \u00b5s</text>") != NULL);
+	cr_expect(strstr(fig, ">1.5 \u00b5s</text>") == NULL);
+	cr_expect(strstr(fig, "<title>client send path: 1.5 \u00b5s</title>") != NULL);
+	cr_expect(strstr(fig, "client send path: 1.5 \u00b5s") != NULL);
+	cr_expect(strstr(fig, "client wake-up: 10.5 \u00b5s") != NULL);
+	cr_expect(strstr(fig, ": unavailable") == NULL);
+	free(fig);
+	free(page);
+
+	/* A part no probe had: no segment, no room in the median bar, and
+	 * "unavailable" in both legends, never a 0. */
+	for (int i = 0; i < 3; i++)
+		pr[i].have[3] = 0;
+	b.part[3].count = 0;
+	b.part[3].p50_ns = 0;
+	page = page_of(&r);
+	check_page(page);
+	cr_assert(page != NULL);
+	cr_expect(eq(i64, segments_of(page, 3), 0));
+	cr_expect(eq(i64, segments_of(page, 6), 3));
+	cr_expect(strstr(page, "3 probes, 0 of them with every part.") != NULL);
+	cr_expect(strstr(page, "server processing (unavailable)") != NULL);
+	fig = figure_of(page, "breakdown-median");
+	cr_assert(fig != NULL);
+	cr_expect(eq(i64, ts_count_of(fig, "<rect class=\"p3\""), 1)); /* the legend's */
+	cr_expect(strstr(fig, "server processing: unavailable") != NULL);
+	cr_expect(strstr(fig, "0.0 \u00b5s") == NULL);
+	free(fig);
+	free(page);
+
+	/* Nothing accounted: two figures that say so. */
+	for (int k = 0; k < 7; k++)
+		b.part[k].count = 0;
+	b.n_probes = 0;
+	page = page_of(&r);
+	check_page(page);
+	cr_expect(page && ts_count_of(page, "id=\"breakdown-") == 2);
+	cr_expect(page && ts_count_of(page, "<svg") == 0);
+	free(page);
+}
+
+/* More probes than bars: 600 columns of equal time, each part the median
+ * of the column's probes. */
+Test(htmlreport, page_breakdown_binned)
+{
+	enum { N = 1500 };
+	struct ts_html_part_probe *pr = calloc(N, sizeof *pr);
+	struct ts_html_breakdown b;
+	struct ts_html_report r = { .title = "kt", .series = TS_HTML_SERIES_PROBES };
+	const char *g;
+	char *page, first[32] = "";
+	int same = 1;
+
+	cr_assert(pr != NULL);
+	for (int i = 0; i < N; i++) {
+		pr[i].sent_ns = i * 1000000LL; /* a ms apart: 2 or 3 probes a column */
+		for (int k = 0; k < 7; k++) {
+			pr[i].part_ns[k] = 2000;
+			pr[i].have[k] = 1;
+		}
+	}
+	/* An outlier the median of its column ignores (a mean or max would
+	 * not), and a part one probe lacks, still drawn from the others. */
+	pr[0].part_ns[0] = 5000000;
+	pr[N - 1].have[6] = 0;
+	breakdown_init(&b, pr, N);
+	r.breakdown = &b;
+	page = page_of(&r);
+	check_page(page);
+	cr_assert(page != NULL);
+	for (int k = 0; k < 7; k++)
+		cr_expect(eq(i64, segments_of(page, k), 600), "part %d", k);
+	cr_expect(strstr(page, "Above 600 probes, each bar is one of 600 equal time columns") !=
+		  NULL);
+	cr_expect(strstr(page, "1500 probes, 1499 of them with every part.") != NULL);
+	/* Every column's bottom segment as tall as the next: the outlier is
+	 * out, and the axis stays in µs. */
+	g = strstr(page, "<g class=\"seg p0\">");
+	for (const char *h = g ? strstr(g, "height=\"") : NULL; h && h < strstr(g, "</g>");
+	     h = strstr(h + 1, "height=\"")) {
+		char v[32];
+		sscanf(h, "height=\"%31[^\"]", v);
+		if (!first[0])
+			snprintf(first, sizeof first, "%s", v);
+		same &= strcmp(v, first) == 0;
+	}
+	cr_expect(first[0] && same);
+	cr_expect(strstr(page, "round trip in parts (\u00b5s)") != NULL);
+	/* Bounded: about 4200 rects, whatever the number of probes. */
+	cr_expect(lt(u64, strlen(page), 400000));
+	cr_expect(strstr(page, "<path class=\"cut\" d=\"\"/>") != NULL);
+	free(page);
+	/* A stall in the first column: the axis ends near the others, and
+	 * that bar is cut at its top, with a tick and a word. */
+	for (int i = 0; i < 3; i++)
+		pr[i].part_ns[6] = 5000000;
+	page = page_of(&r);
+	check_page(page);
+	cr_assert(page != NULL);
+	cr_expect(strstr(page, "round trip in parts (\u00b5s)") != NULL);
+	cr_expect(strstr(page, "1 taller bar (the tallest 5.012 ms) is cut") != NULL);
+	g = strstr(page, "<path class=\"cut\" d=\"");
+	cr_expect(g && strncmp(strchr(g, 'M'), "M72.7 14.0v-8\"", 14) == 0);
+	free(page);
+	free(pr);
+}
