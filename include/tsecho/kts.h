@@ -69,10 +69,13 @@ int ts_kts_tx_parse(struct msghdr *mh, struct ts_kts_tx *out);
 ssize_t ts_kts_recv(int fd, void *buf, size_t len, int flags, struct sockaddr_storage *peer,
 		    socklen_t *peer_len, int64_t *rx_ns);
 
+/* Room for the control message of one send that asks. */
+#define TS_KTS_SEND_CONTROL_LEN CMSG_SPACE(sizeof(uint32_t))
+
 /* The control message that asks one send for what (TS_KTS_TX,
  * TS_KTS_SCHED): written to mh->msg_control, which has room for
- * TS_KTS_CONTROL_LEN bytes, and msg_controllen set; 0, or -ENOPROTOOPT
- * without SO_TIMESTAMPING (mh then carries none). */
+ * TS_KTS_SEND_CONTROL_LEN bytes, and msg_controllen set; 0, or
+ * -ENOPROTOOPT without SO_TIMESTAMPING (mh then carries none). */
 int ts_kts_ask_send(struct msghdr *mh, unsigned what);
 
 /* send(fd, buf, len, flags) that asks the kernel for what (TS_KTS_TX,

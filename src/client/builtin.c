@@ -34,7 +34,7 @@ int ts_builtin_start(struct ts_builtin *b, int64_t busy_poll_ns, int kernel_time
 	b->cfg.log_format = TS_LOG_TEXT;
 	b->cfg.uring_buffers = 64; /* a few clients: no need for the default pool */
 	b->cfg.busy_poll_ns = busy_poll_ns;
-	b->cfg.kernel_timestamps = kernel_timestamps;
+	b->cfg.kernel_timestamps = kernel_timestamps ? TS_KT_ON : TS_KT_AUTO;
 	/* Quiet still logs the listening lines: nobody wants them here. */
 	b->log = fopen("/dev/null", "w");
 	if (!b->log) {

@@ -30,6 +30,9 @@ struct kt_slot {
 	uint8_t state;
 };
 
+static const char last_note[] = "the last probe's server send path and network back are "
+				"unavailable: no later reply carried the server's send time";
+
 int ts_ping_kt_init(struct ts_ping_kt *k, uint32_t window, int keep, FILE *lines)
 {
 	memset(k, 0, sizeof *k);
@@ -201,6 +204,13 @@ void ts_ping_kt_reply(struct ts_ping_kt *k, int fd, const struct ts_sample *smp,
 	if (!(ext.flags & TS_KTS_F_SERVER))
 		k->without_server++;
 	s->p.server_rx = (int64_t)ext.rx_ns;
+	if (smp->seq == 1 && (ext.flags & TS_KTS_F_RX) && ext.rx_ns == 0) {
+		k->first_without_rx = 1;
+		snprintf(k->note, sizeof k->note,
+			 "%s; the server turned its timestamps on with the first probe (its "
+			 "default, --kernel-timestamps=auto), which has no server receive time",
+			 last_note);
+	}
 	if (ext.tx_ns > 0) {
 		struct kt_slot *earlier = slot_of(k, ext.tx_seq);
 		if (earlier && !(earlier->state & ST_DONE))
@@ -232,6 +242,8 @@ void ts_ping_kt_finish(struct ts_ping_kt *k, int fd, double offset_ns)
 
 const char *ts_ping_kt_note(const struct ts_ping_kt *k)
 {
+	if (k->first_without_rx && (k->server_flags & TS_KTS_F_RX))
+		return k->note;
 	if (k->refused[0])
 		return "this socket refused kernel timestamps: only the parts with no client "
 		       "kernel "
@@ -242,6 +254,5 @@ const char *ts_ping_kt_note(const struct ts_ping_kt *k)
 	if (!(k->server_flags & TS_KTS_F_RX))
 		return "the server's kernel timestamps are off (tsecho server "
 		       "--kernel-timestamps): only the client's parts are available";
-	return "the last probe's server send path and network back are unavailable: no later "
-	       "reply carried the server's send time";
+	return last_note;
 }

@@ -35,7 +35,11 @@ struct ts_ping_kt {
 	uint64_t next_final;     /* lowest seq that may still be accounted */
 	uint32_t server_flags;   /* of the newest reply's extension */
 	uint64_t without_server; /* replies whose server filled nothing in */
-	int64_t rx_ns;           /* the kernel receive time of the read in hand */
+	/* The first reply had the server's timestamps on but no receive
+	 * time: a server in auto mode turned them on with that probe. */
+	int first_without_rx;
+	char note[320];
+	int64_t rx_ns; /* the kernel receive time of the read in hand */
 	struct ts_breakdown_stats stats;
 	/* --samples, --report: every probe accounted, with its parts. */
 	int keep;

@@ -66,8 +66,11 @@ static const char usage[] =
     "      --zerocopy MODE      io_uring: send probe replies with SEND_ZC: auto (the\n"
     "                           default: replies of 16k or more to other hosts), on,\n"
     "                           or off\n"
-    "      --kernel-timestamps  fill the kernel's receive and send times into probes\n"
-    "                           that ask (SO_TIMESTAMPING; ping --kernel-timestamps)\n"
+    "      --kernel-timestamps[=MODE]\n"
+    "                           the kernel's receive and send times for probes that\n"
+    "                           ask (SO_TIMESTAMPING; ping --kernel-timestamps): auto\n"
+    "                           (the default: from a flow's first probe that asks),\n"
+    "                           on (from the start; alone: on), or off\n"
     "      --threads N          N reactors, each with its own ring or loop and its own\n"
     "                           SO_REUSEPORT sockets on the main port (default 1, at\n"
     "                           most 64); the limits are shared out among them\n"
@@ -132,7 +135,7 @@ static const struct option options[] = {
 	{ "busy-poll", optional_argument, NULL, OPT_BUSY_POLL },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "zerocopy", required_argument, NULL, OPT_ZEROCOPY },
-	{ "kernel-timestamps", no_argument, NULL, OPT_KERNEL_TIMESTAMPS },
+	{ "kernel-timestamps", optional_argument, NULL, OPT_KERNEL_TIMESTAMPS },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -184,7 +187,14 @@ static int parse_engine_opt(int opt, const char *arg, struct ts_server_config *c
 			return bad_value("--busy-poll", arg, "want a duration, 1ns..1s");
 		break;
 	case OPT_KERNEL_TIMESTAMPS:
-		cfg->kernel_timestamps = 1;
+		if (!arg || strcmp(arg, "on") == 0)
+			cfg->kernel_timestamps = TS_KT_ON;
+		else if (strcmp(arg, "auto") == 0)
+			cfg->kernel_timestamps = TS_KT_AUTO;
+		else if (strcmp(arg, "off") == 0)
+			cfg->kernel_timestamps = TS_KT_OFF;
+		else
+			return bad_value("--kernel-timestamps", arg, "want auto, on or off");
 		break;
 	case OPT_ZEROCOPY:
 		if (strcmp(arg, "auto") == 0)

@@ -152,8 +152,10 @@ struct conn *ts_conn_new(struct ts_server *srv, int fd, const struct sockaddr_st
 	if (ts_net_set_nodelay(fd) != 0)
 		srv->stats.errors[TS_ERR_IO]++;
 	/* Before any byte is sent: the transmit keys count from here. */
-	if (srv->cfg->kernel_timestamps)
+	if (srv->cfg->kernel_timestamps == TS_KT_ON) {
 		c->kt.on = ts_server_kt_enable(srv, fd) == 0;
+		c->kt.refused = !c->kt.on;
+	}
 	return c;
 }
 
@@ -197,21 +199,45 @@ static void conn_fail(struct conn *c, size_t *tx_len, enum ts_proto_status statu
 	c->state = ST_ERROR;
 }
 
+/* --kernel-timestamps auto: the first probe that asks turns them on, at
+ * a moment when every byte handed to the engine has been written (idle),
+ * so that the kernel's keys start at c->kt.stream.  The engine must be
+ * able to (io_uring: buffers with room for recvmsg's header). */
+static void kt_auto(struct conn *c, bool idle)
+{
+	struct ts_server *srv = c->srv;
+
+	if (c->kt.on || c->kt.refused || !idle || srv->cfg->kernel_timestamps != TS_KT_AUTO)
+		return;
+	if (!srv->tcp->kt_ok || !srv->tcp->kt_ok(srv) || ts_server_kt_enable(srv, c->fd) != 0) {
+		c->kt.refused = true;
+		return;
+	}
+	c->kt.on = true;
+	c->kt.base = c->kt.stream;
+}
+
 /* Turns the probe frame at p (header h), which is at offset at of the
  * stream of replies, into its reply, where it is.  t3 is t2 plus the
  * residence measured on the raw clock (docs/measurement.md).  ends_read:
  * the frame's last byte is the read's, so the kernel's receive time of
  * the read (that of its newest segment) is this probe's; the others in
- * the same read get none. */
+ * the same read get none.  idle: nothing handed to the engine waits to
+ * be written (kt_auto). */
 static void stamp_probe(struct conn *c, uint8_t *p, const struct ts_proto_hdr *h, uint64_t at,
-			bool ends_read, int64_t rx_wall_ns, int64_t rx_raw_ns)
+			bool ends_read, bool idle, int64_t rx_wall_ns, int64_t rx_raw_ns)
 {
 	struct ts_server *srv = c->srv;
 	int64_t t3_wall_ns;
 
+	if (h->hdr_len > TS_PROTO_HDR_LEN && !c->kt.on)
+		kt_auto(c, idle);
 	if (ts_kt_fill(p, h->hdr_len, c->kt.on, ends_read ? c->kt.cur_rx_ns : 0, &c->kt.last) &&
-	    c->kt.on)
-		ts_kt_sent(&c->kt.recent, (uint32_t)(at + h->frame_len - 1), h->seq, 0);
+	    c->kt.on) {
+		ts_kt_sent(&c->kt.recent, (uint32_t)(at + h->frame_len - 1 - c->kt.base), h->seq,
+			   0);
+		c->kt.want_tx = true;
+	}
 	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
 	ts_proto_make_reply(p, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
 	srv->stats.traffic[TS_STAT_BINARY][TS_STAT_TCP].messages++;
@@ -251,7 +277,7 @@ size_t ts_conn_answer_in_place(struct conn *c, uint8_t *p, size_t n, int64_t rx_
 
 		if (decode_probe(c, p + used, n - used, &h, &status) != TS_DECODE_OK)
 			break;
-		stamp_probe(c, p + used, &h, c->kt.stream + used, used + h.frame_len == n,
+		stamp_probe(c, p + used, &h, c->kt.stream + used, used + h.frame_len == n, true,
 			    rx_wall_ns, rx_raw_ns);
 		used += h.frame_len;
 	}
@@ -261,9 +287,10 @@ size_t ts_conn_answer_in_place(struct conn *c, uint8_t *p, size_t n, int64_t rx_
 	return used;
 }
 
-/* Answers one binary frame at p; returns the bytes it used (0: need more). */
+/* Answers one binary frame at p; returns the bytes it used (0: need more).
+ * pending: bytes handed to the engine before this batch, not yet sent. */
 static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t rx_wall_ns,
-			    int64_t rx_raw_ns, size_t *tx_len)
+			    int64_t rx_raw_ns, size_t pending, size_t *tx_len)
 {
 	struct ts_server *srv = c->srv;
 	struct ts_proto_hdr h;
@@ -277,8 +304,8 @@ static size_t answer_binary(struct conn *c, const uint8_t *p, size_t n, int64_t 
 		return n;
 	}
 	memcpy(srv->tx + *tx_len, p, h.frame_len);
-	stamp_probe(c, srv->tx + *tx_len, &h, c->kt.stream + *tx_len, h.frame_len == n, rx_wall_ns,
-		    rx_raw_ns);
+	stamp_probe(c, srv->tx + *tx_len, &h, c->kt.stream + *tx_len, h.frame_len == n,
+		    pending == 0, rx_wall_ns, rx_raw_ns);
 	*tx_len += h.frame_len;
 	return h.frame_len;
 }
@@ -349,7 +376,8 @@ static ssize_t conn_answer(struct conn *c, const uint8_t *p, size_t n, int64_t r
 		if (c->proto == PROTO_ECHO)
 			k = answer_echo(c, p + used, n - used, pending, &tx_len);
 		else if (c->proto == PROTO_BINARY)
-			k = answer_binary(c, p + used, n - used, rx_wall_ns, rx_raw_ns, &tx_len);
+			k = answer_binary(c, p + used, n - used, rx_wall_ns, rx_raw_ns, pending,
+					  &tx_len);
 		else
 			k = answer_text(c, p + used, n - used, rx_wall_ns, &tx_len);
 		if (k == 0)

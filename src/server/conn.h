@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include <tsecho/buf.h>
+#include <tsecho/kts.h>
 #include "ktime.h"
 #include "server_int.h"
 
@@ -43,21 +44,36 @@ struct uring_conn {
 	bool closed;        /* detached: free when refs reach 0 */
 	bool local_peer;    /* on this host: --zerocopy auto sends copies */
 	bool kt_behind;     /* transmit records may be late: read more */
+	bool recv_msg;      /* the receive armed is a recvmsg (kernel timestamps) */
+	bool send_stamped;  /* the send in flight asked for its transmit time */
 	int send_bid;       /* provided buffer that send is from, or -1: out */
 	uint32_t send_len;  /* bytes of that send */
 	uint32_t send_off;  /* of the buffer */
 	struct ts_buf next; /* replies made while out is in flight */
+	/* A send that asks for its transmit time is a sendmsg: its header,
+	 * vector and control message live here while it is in flight. */
+	struct msghdr smsg;
+	struct iovec siov;
+	union {
+		uint8_t bytes[TS_KTS_SEND_CONTROL_LEN];
+		size_t align; /* a cmsghdr's */
+	} sctl;
 	struct conn *next_starved;
 };
 
 /* Kernel timestamps on a connection (--kernel-timestamps; ktime.h). */
 struct conn_kt {
 	bool on;
+	bool refused; /* the kernel refused: never asked again */
+	/* A reply that asked was made: the engine's next send asks the
+	 * kernel for its transmit time (ts_kts_send_stamped) and clears it. */
+	bool want_tx;
 	int64_t rx_ns;     /* set by the engine: the kernel's receive time of
 			    * the bytes it feeds in next (0: none) */
 	int64_t in_rx_ns;  /* ... of the bytes waiting in in */
 	int64_t cur_rx_ns; /* ... of the bytes being answered */
 	uint64_t stream;   /* bytes of replies handed to the engine so far */
+	uint64_t base;     /* stream when timestamps were turned on: key 0 */
 	struct ts_kt_recent recent;
 	struct ts_kt_last last;
 };
@@ -90,6 +106,8 @@ struct ts_tcp_engine {
 	void (*close)(struct conn *c, const char *reason);
 	/* Accepts on the TCP listeners again (on) or pauses (off). */
 	void (*listen)(struct ts_server *srv, int on);
+	/* Whether a connection can turn kernel timestamps on now (auto). */
+	bool (*kt_ok)(struct ts_server *srv);
 };
 
 extern const struct ts_tcp_engine ts_tcp_readiness; /* tcp.c */

@@ -73,7 +73,9 @@ static int open_wake_pipe(struct ts_server *srv)
 
 int ts_server_kt_enable(struct ts_server *srv, int fd)
 {
-	int rc = ts_kts_enable(fd, TS_KTS_RX | TS_KTS_TX);
+	/* Transmit times only for the sends that ask (ts_kts_send_stamped):
+	 * replies to probes that did not ask cost nothing more. */
+	int rc = ts_kts_enable(fd, TS_KTS_RX | TS_KTS_PER_SEND);
 
 	if (rc != 0 && !srv->kt_refused) {
 		char what[128];
@@ -82,6 +84,16 @@ int ts_server_kt_enable(struct ts_server *srv, int fd)
 		srv->kt_refused = true;
 	}
 	return rc;
+}
+
+int ts_server_kt_listener(struct listener *l)
+{
+	int rc = ts_server_kt_enable(l->srv, l->fd);
+
+	if (rc != 0)
+		return rc;
+	l->kt = calloc(1, sizeof *l->kt);
+	return l->kt ? 0 : -ENOMEM;
 }
 
 static void close_listeners(struct ts_server *srv)
@@ -119,8 +131,8 @@ static int bind_one(struct ts_server *srv, struct sockaddr *sa, socklen_t len, i
 	if (role == ROLE_STAMP && (rc = ts_reflector_prepare(fd, sa->sa_family)) != 0)
 		return rc;
 	/* UDP keeps its per-peer transmit times; TCP's are per connection. */
-	if (type == SOCK_DGRAM && role == ROLE_MAIN && srv->cfg->kernel_timestamps &&
-	    ts_server_kt_enable(srv, fd) == 0 && !(l->kt = calloc(1, sizeof *l->kt)))
+	if (type == SOCK_DGRAM && role == ROLE_MAIN && srv->cfg->kernel_timestamps == TS_KT_ON &&
+	    ts_server_kt_listener(l) == -ENOMEM)
 		return -ENOMEM;
 	if (*port == 0) {
 		int p = ts_net_local_port(fd);

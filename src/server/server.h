@@ -40,9 +40,10 @@ struct ts_server_config {
 	size_t uring_buffer_size; /* bytes each; 0: 8192 */
 	int64_t busy_poll_ns;     /* io_uring: poll the ring this long before sleeping */
 	enum ts_zerocopy { TS_ZEROCOPY_AUTO, TS_ZEROCOPY_ON, TS_ZEROCOPY_OFF } zerocopy;
-	int kernel_timestamps; /* SO_TIMESTAMPING on every socket (ktime.h) */
-	int threads;           /* --threads: reactors sharing the main port; 0: 1 */
-	int reactor;           /* which one this is; past 0: no start-up lines, and
+	/* --kernel-timestamps: for probes that ask (ktime.h) */
+	enum ts_kt_mode { TS_KT_AUTO, TS_KT_ON, TS_KT_OFF } kernel_timestamps;
+	int threads; /* --threads: reactors sharing the main port; 0: 1 */
+	int reactor; /* which one this is; past 0: no start-up lines, and
 				   * no STAMP, echo or metrics (the first has them) */
 };
 

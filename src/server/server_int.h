@@ -50,7 +50,8 @@ struct listener {
 	int type; /* SOCK_STREAM or SOCK_DGRAM */
 	enum listener_role role;
 	struct ts_server *srv;
-	struct ts_kt_udp *kt; /* UDP with --kernel-timestamps: per-peer times */
+	struct ts_kt_udp *kt; /* UDP with kernel timestamps on: per-peer times */
+	bool kt_refused;      /* ... and the kernel refused them */
 };
 
 struct ts_server {
@@ -123,6 +124,8 @@ void ts_tcp_close_all(struct ts_server *srv);
 /* --kernel-timestamps on fd (server.c): 0, or -errno, logged the first
  * time. */
 int ts_server_kt_enable(struct ts_server *srv, int fd);
+/* ... on a UDP listener, with its table of peers; 0 or -errno. */
+int ts_server_kt_listener(struct listener *l);
 
 /* udp.c; arg is the struct listener (main or echo role). */
 void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg);

@@ -37,20 +37,35 @@ static void ready_close(struct conn *c, const char *reason)
 	ts_conn_free(c);
 }
 
+/* One send; the one that carries a reply that asked for kernel
+ * timestamps asks for its transmit time, which is read back at once (on
+ * loopback it is there as the send returns). */
+static ssize_t send_once(struct conn *c, const uint8_t *p, size_t n)
+{
+	ssize_t w;
+
+	if (!c->kt.want_tx)
+		return send(c->fd, p, n, MSG_NOSIGNAL);
+	w = ts_kts_send_stamped(c->fd, p, n, MSG_NOSIGNAL, TS_KTS_TX);
+	if (w > 0) {
+		c->kt.want_tx = false;
+		ts_conn_kt_drain(c, 1);
+	}
+	return w;
+}
+
 /* Sends p[0..n), behind whatever out already holds. */
 static int ready_send(struct conn *c, const uint8_t *p, size_t n)
 {
 	size_t sent = 0;
 
 	if (c->out.len == 0) {
-		ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+		ssize_t w = send_once(c, p, n);
 		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
 		if (w > 0) {
 			sent = (size_t)w;
 			ts_conn_traffic(c, 0)->bytes_out += sent;
-			if (c->kt.on)
-				ts_conn_kt_drain(c, 1);
 		}
 	}
 	/* No max here: answering already stopped at max_output. */
@@ -117,7 +132,7 @@ static bool conn_on_read(struct conn *c)
  * when the connection was closed. */
 static bool conn_on_write(struct conn *c)
 {
-	ssize_t w = send(c->fd, ts_buf_bytes(&c->out), c->out.len, MSG_NOSIGNAL);
+	ssize_t w = send_once(c, ts_buf_bytes(&c->out), c->out.len);
 	int rc;
 
 	if (w < 0) {
@@ -128,8 +143,6 @@ static bool conn_on_write(struct conn *c)
 	}
 	ts_conn_traffic(c, 0)->bytes_out += (uint64_t)w;
 	ts_buf_consume(&c->out, (size_t)w);
-	if (c->kt.on)
-		ts_conn_kt_drain(c, 1);
 	ts_conn_touch(c);
 	rc = ts_conn_input(c, NULL, 0, 0, 0, 0);
 	if (rc != 0) {
@@ -196,7 +209,14 @@ static void ready_listen(struct ts_server *srv, int on)
 	}
 }
 
-const struct ts_tcp_engine ts_tcp_readiness = { ready_send, ready_close, ready_listen };
+static bool ready_kt_ok(struct ts_server *srv)
+{
+	(void)srv;
+	return true;
+}
+
+const struct ts_tcp_engine ts_tcp_readiness = { ready_send, ready_close, ready_listen,
+						ready_kt_ok };
 
 void ts_tcp_shed_one(struct ts_server *srv, int listen_fd)
 {

@@ -31,11 +31,22 @@ static bool admitted(struct ts_server *srv, const struct sockaddr_storage *peer)
 	return ts_guard_admit(&srv->guard, false, peer, ts_mono_ns(), srv->stats.limits);
 }
 
+/* Kernel timestamps for a datagram that asks: the socket's, turned on by
+ * the first one that asks under --kernel-timestamps=auto (that one has no
+ * receive time yet).  Whether they are on. */
+static bool kt_on(struct listener *l)
+{
+	if (!l->kt && !l->kt_refused && l->srv->cfg->kernel_timestamps == TS_KT_AUTO)
+		l->kt_refused = ts_server_kt_listener(l) != 0;
+	return l->kt != NULL;
+}
+
 /* Builds the answer to one binary datagram in place; returns its length,
- * or 0 for no answer.  rx_ns: the kernel's receive time (l->kt). */
-static size_t answer_binary(const struct listener *l, const struct sockaddr_storage *peer,
-			    uint8_t *dgram, size_t n, int64_t rx_wall_ns, int64_t rx_raw_ns,
-			    int64_t rx_ns)
+ * or 0 for no answer.  rx_ns: the kernel's receive time (l->kt); *asked:
+ * whether the probe asked for kernel timestamps that are on. */
+static size_t answer_binary(struct listener *l, const struct sockaddr_storage *peer, uint8_t *dgram,
+			    size_t n, int64_t rx_wall_ns, int64_t rx_raw_ns, int64_t rx_ns,
+			    bool *asked)
 {
 	struct ts_server *srv = l->srv;
 	size_t max = n < srv->cfg->max_message ? n : srv->cfg->max_message;
@@ -57,11 +68,14 @@ static size_t answer_binary(const struct listener *l, const struct sockaddr_stor
 	}
 	if (!admitted(srv, peer))
 		return 0;
-	if (h.hdr_len > TS_PROTO_HDR_LEN) {
+	if (h.hdr_len > TS_PROTO_HDR_LEN &&
+	    ts_proto_find_ext(dgram, h.hdr_len, TS_EXT_KTS, TS_EXT_KTS_LEN) != 0) {
 		struct ts_kt_last last = { 0, 0 };
-		if (l->kt)
+		bool on = kt_on(l);
+		if (on)
 			last = ts_kt_udp_last(l->kt, peer);
-		ts_kt_fill(dgram, h.hdr_len, l->kt != NULL, rx_ns, &last);
+		ts_kt_fill(dgram, h.hdr_len, on, rx_ns, &last);
+		*asked = on;
 	}
 	/* t3 is t2 plus the residence on the raw clock (docs/measurement.md). */
 	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
@@ -108,6 +122,28 @@ static size_t answer_echo(struct ts_server *srv, const struct sockaddr_storage *
 	return n;
 }
 
+/* sendto that asks the kernel for the datagram's transmit time. */
+static ssize_t send_stamped(int fd, uint8_t *p, size_t n, struct sockaddr_storage *peer,
+			    socklen_t peer_len)
+{
+	union {
+		uint8_t bytes[TS_KTS_CONTROL_LEN];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { p, n };
+	struct msghdr mh = {
+		.msg_name = peer,
+		.msg_namelen = peer_len,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.bytes,
+		.msg_controllen = sizeof control.bytes,
+	};
+
+	ts_kts_ask_send(&mh, TS_KTS_TX);
+	return sendmsg(fd, &mh, 0);
+}
+
 /* Which protocol a datagram of n bytes at p speaks, for the counters. */
 static enum ts_stat_proto udp_proto(const struct listener *l, const uint8_t *p, ssize_t n)
 {
@@ -135,6 +171,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 				: recvfrom(fd, srv->rx, srv->rx_cap, 0, (struct sockaddr *)&peer,
 					   &peer_len);
 		int64_t rx_wall_ns, rx_raw_ns;
+		bool asked = false;
 		const uint8_t *reply;
 		struct ts_traffic *t;
 		size_t len;
@@ -159,26 +196,25 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		} else if (srv->rx[0] == TS_PROTO_MAGIC0) {
 			reply = srv->rx;
 			len = answer_binary(l, &peer, srv->rx, (size_t)n, rx_wall_ns, rx_raw_ns,
-					    rx_ns);
+					    rx_ns, &asked);
 		} else {
 			reply = srv->tx;
 			len = answer_text(srv, &peer, srv->rx, (size_t)n, rx_wall_ns);
 		}
 		if (len == 0)
 			continue;
-		if (sendto(fd, reply, len, 0, (struct sockaddr *)&peer, peer_len) < 0) {
+		/* A probe that asked is answered in place, in rx. */
+		if ((asked ? send_stamped(fd, srv->rx, len, &peer, peer_len)
+			   : sendto(fd, reply, len, 0, (struct sockaddr *)&peer, peer_len)) < 0) {
 			/* A full send buffer drops the reply, as the network
 			 * would; the sender sees it as loss. */
 			srv->stats.errors[TS_ERR_DROPPED]++;
 			continue;
 		}
 		t->bytes_out += len;
-		if (l->kt) {
-			/* Every datagram counts in the socket's keys. */
-			if (reply == srv->rx && srv->rx[0] == TS_PROTO_MAGIC0)
-				ts_kt_udp_sent(l->kt, &peer, ts_kt_seq(srv->rx));
-			else
-				l->kt->key++;
+		if (asked) {
+			/* Only the sends that ask count in the socket's keys. */
+			ts_kt_udp_sent(l->kt, &peer, ts_kt_seq(srv->rx));
 			ts_kt_udp_drain(l->kt, fd, 1);
 		}
 	}

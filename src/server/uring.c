@@ -280,7 +280,13 @@ static void uring_listen(struct ts_server *srv, int on)
 	}
 }
 
-const struct ts_tcp_engine ts_tcp_uring = { uring_send, uring_close, uring_listen };
+/* Whether the buffers have room for recvmsg's header (KT_MIN_BUFFER). */
+static bool uring_kt_ok(struct ts_server *srv)
+{
+	return srv->uring->buf_size >= KT_MIN_BUFFER;
+}
+
+const struct ts_tcp_engine ts_tcp_uring = { uring_send, uring_close, uring_listen, uring_kt_ok };
 
 /* Whether c's in-place reply of n bytes goes out zero-copy: always with
  * --zerocopy on; with auto, a reply of ZC_AUTO_MIN bytes or more to a peer
@@ -312,7 +318,19 @@ static bool submit_send(struct conn *c, const uint8_t *p, size_t n, int flags, i
 		uring_close(c, "submission queue full");
 		return false;
 	}
-	if (zc && u->zc_fixed)
+	c->u.send_stamped = c->kt.want_tx;
+	if (c->kt.want_tx) {
+		/* It carries a reply that asked for its transmit time: a
+		 * sendmsg with the request, copied (never zero-copy). */
+		c->kt.want_tx = false;
+		zc = false;
+		/* iov_base is not const; a send only reads it. */
+		c->u.siov = (struct iovec){ (void *)(uintptr_t)p, n };
+		c->u.smsg = (struct msghdr){ .msg_iov = &c->u.siov, .msg_iovlen = 1 };
+		c->u.smsg.msg_control = c->u.sctl.bytes;
+		ts_kts_ask_send(&c->u.smsg, TS_KTS_TX);
+		io_uring_prep_sendmsg(sqe, c->fd, &c->u.smsg, MSG_NOSIGNAL | (unsigned)flags);
+	} else if (zc && u->zc_fixed)
 		io_uring_prep_send_zc_fixed(sqe, c->fd, p, n, MSG_NOSIGNAL | flags, 0, 0);
 	else if (zc)
 		io_uring_prep_send_zc(sqe, c->fd, p, n, MSG_NOSIGNAL | flags, 0);
@@ -352,7 +370,8 @@ static void settle(struct conn *c)
 			uring_close(c, "submission queue full");
 			return;
 		}
-		if (c->kt.on)
+		c->u.recv_msg = c->kt.on;
+		if (c->u.recv_msg)
 			io_uring_prep_recvmsg_multishot(sqe, c->fd, &u->kt_msg, 0);
 		else
 			io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
@@ -361,7 +380,10 @@ static void settle(struct conn *c)
 		io_uring_sqe_set_data64(sqe, udata(c, TAG_RECV));
 		c->u.recv_armed = true;
 		c->u.refs++;
-	} else if (!want_read && c->u.recv_armed && !c->u.recv_cancel && (sqe = get_sqe(u))) {
+	} else if ((!want_read || c->u.recv_msg != c->kt.on) && c->u.recv_armed &&
+		   !c->u.recv_cancel && (sqe = get_sqe(u))) {
+		/* Not to read now, or kernel timestamps came on (auto) and
+		 * the receive must become a recvmsg: re-armed once it ends. */
 		io_uring_prep_cancel64(sqe, udata(c, TAG_RECV), 0);
 		io_uring_sqe_set_data64(sqe, udata(NULL, TAG_NONE));
 		io_uring_sqe_set_flags(sqe, IOSQE_CQE_SKIP_SUCCESS);
@@ -461,7 +483,7 @@ static void on_recv(struct ts_uring *u, struct conn *c, int res, unsigned flags)
 	}
 	/* recvmsg counts its header in res, and ends on end of file with a
 	 * buffer that holds the header alone. */
-	if (res > 0 && c->kt.on)
+	if (res > 0 && c->u.recv_msg)
 		res = kt_payload(u, c, bid, res, &off);
 	/* Only data keeps its buffer (on_data's business). */
 	if (res <= 0 && (flags & IORING_CQE_F_BUFFER))
@@ -546,7 +568,7 @@ static void on_send(struct ts_uring *u, struct conn *c, int res, bool keep_buf)
 		return;
 	}
 	ts_conn_traffic(c, 0)->bytes_out += sent;
-	if (c->kt.on && sent > 0)
+	if (c->u.send_stamped && sent > 0)
 		kt_drain(c);
 	if (!from_out) {
 		if (sent < c->u.send_len)
@@ -946,7 +968,7 @@ struct ts_uring *ts_uring_new(struct ts_server *srv, const char **why)
 		errno = EOPNOTSUPP;
 		return NULL;
 	}
-	if (cfg->kernel_timestamps && cfg->uring_buffer_size &&
+	if (cfg->kernel_timestamps == TS_KT_ON && cfg->uring_buffer_size &&
 	    cfg->uring_buffer_size < KT_MIN_BUFFER) {
 		/* The recvmsg header comes out of every buffer. */
 		*why = KT_TOO_SMALL;

@@ -203,18 +203,42 @@ def test_client_socket_refuses():
     assert "refused" in b["note"], b["note"]
 
 
+def test_auto_by_default_on_every_engine():
+    """A server with no option turns kernel timestamps on for a flow when
+    its first probe asks: that probe has no server receive time (network
+    out and server wake-up unavailable), the last no server send time, and
+    every probe between has every part."""
+    for engine in engines():
+        with Server("--engine", engine) as srv:
+            for transport in ("--tcp", "--udp"):
+                what = "auto %s %s" % (engine, transport)
+                doc = ping_json(srv.tcp_port, transport, "-c", "10", "-i", "0")
+                b = check_exact(doc, what)
+                assert b["server_rx"] and b["server_tx"], (what, b)
+                first, last = b["samples"][0], b["samples"][-1]
+                assert first["network_out"] is None and first["server_wakeup"] is None, \
+                    (what, first)
+                assert first["server_send"] is not None, (what, first)
+                assert last["server_send"] is None, (what, last)
+                assert b["complete"] == 8, (what, b["complete"])
+
+
 def test_server_socket_refuses_or_has_it_off():
     """A server whose sockets refuse SO_TIMESTAMPING says so once and
-    answers as one with kernel timestamps off: the server's kernel parts
-    are unavailable, the client's and server processing are there."""
+    answers as one with kernel timestamps off (as --kernel-timestamps=off
+    does): the server's kernel parts are unavailable, the client's and
+    server processing are there."""
     require_deny()
-    for wrap, args in (((DENY, "timestamping"), ("--kernel-timestamps",)), ((), ())):
+    for wrap, args in (((DENY, "timestamping"), ("--kernel-timestamps",)),
+                       ((DENY, "timestamping"), ()),
+                       ((), ("--kernel-timestamps=off",))):
         with Server("--engine", "epoll", *args, wrap=wrap) as srv:
             doc = ping_json(srv.tcp_port, "-c", "5", "-i", "0")
             if wrap:
                 srv.stop()
-                assert any("kernel timestamps refused" in l
-                           for l in srv.lines() + srv.stderr_lines()), srv.describe()
+                refused = [l for l in srv.lines() + srv.stderr_lines()
+                           if "kernel timestamps refused" in l]
+                assert len(refused) == 1, srv.describe()
         b = doc["breakdown_ms"]
         assert not b["server_rx"] and not b["server_tx"], b
         for p in SERVER_KERNEL_PARTS:
@@ -225,6 +249,8 @@ def test_server_socket_refuses_or_has_it_off():
 
 
 def test_bad_combinations():
+    code, _, err = run_cli("server", "--kernel-timestamps=sometimes")
+    assert code == 2 and "want auto, on or off" in err, err
     for args in (("--echo",), ("--connect",), ("--text",), ("--stamp",), ("-s", "64")):
         r = run_tsecho("ping", "%s:9" % LO, "--kernel-timestamps", *args, "-c", "1")
         assert r.code == 2 and r.err_lines(), (args, r.describe())

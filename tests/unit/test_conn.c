@@ -39,7 +39,7 @@ static void fake_listen(struct ts_server *srv, int on)
 	(void)on;
 }
 
-static const struct ts_tcp_engine fake = { fake_send, fake_close, fake_listen };
+static const struct ts_tcp_engine fake = { fake_send, fake_close, fake_listen, NULL };
 
 static struct ts_server_config cfg;
 static struct ts_server srv;
