@@ -69,5 +69,7 @@ struct ts_breakdown_stats {
 int ts_breakdown_stats_init(struct ts_breakdown_stats *s);
 void ts_breakdown_stats_fini(struct ts_breakdown_stats *s);
 void ts_breakdown_stats_add(struct ts_breakdown_stats *s, const struct ts_breakdown *b);
+/* Adds src's probes to dst (several threads' stats into one). */
+void ts_breakdown_stats_merge(struct ts_breakdown_stats *dst, const struct ts_breakdown_stats *src);
 
 #endif

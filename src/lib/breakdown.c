@@ -111,3 +111,26 @@ void ts_breakdown_stats_add(struct ts_breakdown_stats *s, const struct ts_breakd
 		ts_minmax_add(&s->remainder, b->remainder_ns);
 	}
 }
+
+static void minmax_merge(struct ts_minmax *dst, const struct ts_minmax *src)
+{
+	if (src->n == 0)
+		return;
+	if (dst->n == 0 || src->min < dst->min)
+		dst->min = src->min;
+	if (dst->n == 0 || src->max > dst->max)
+		dst->max = src->max;
+	dst->n += src->n;
+	dst->sum += src->sum;
+}
+
+void ts_breakdown_stats_merge(struct ts_breakdown_stats *dst, const struct ts_breakdown_stats *src)
+{
+	for (int i = 0; i < TS_PART_COUNT; i++) {
+		ts_hist_merge(dst->hist[i], src->hist[i]);
+		minmax_merge(&dst->mm[i], &src->mm[i]);
+	}
+	minmax_merge(&dst->remainder, &src->remainder);
+	dst->probes += src->probes;
+	dst->complete += src->complete;
+}

@@ -146,6 +146,56 @@ Test(breakdown, stats_keep_signs_and_counts)
 	ts_breakdown_stats_fini(&s);
 }
 
+Test(breakdown, merged_stats_are_those_of_every_probe_in_one)
+{
+	struct ts_breakdown_stats a, b, all, empty;
+	struct ts_kts_probe p = one_clock();
+	struct ts_breakdown x;
+
+	cr_assert(ts_breakdown_stats_init(&a) == 0 && ts_breakdown_stats_init(&b) == 0);
+	cr_assert(ts_breakdown_stats_init(&all) == 0 && ts_breakdown_stats_init(&empty) == 0);
+	/* a: the probe as it is; b: one 30 us slower to wake the client, and
+	 * one without the server's send time. */
+	ts_breakdown_of(&p, 0, &x);
+	ts_breakdown_stats_add(&a, &x);
+	ts_breakdown_stats_add(&all, &x);
+	p.t4 += 30000;
+	p.rtt_ns += 30000;
+	ts_breakdown_of(&p, 0, &x);
+	ts_breakdown_stats_add(&b, &x);
+	ts_breakdown_stats_add(&all, &x);
+	p.server_tx = 0;
+	ts_breakdown_of(&p, 0, &x);
+	ts_breakdown_stats_add(&b, &x);
+	ts_breakdown_stats_add(&all, &x);
+	/* An empty one adds nothing, and takes the other's figures whole. */
+	ts_breakdown_stats_merge(&a, &empty);
+	ts_breakdown_stats_merge(&empty, &b);
+	cr_expect(eq(i64, empty.mm[TS_PART_CLIENT_WAKE].min, 70000));
+	cr_expect(eq(u64, empty.probes, 2));
+	ts_breakdown_stats_merge(&a, &b);
+	cr_expect(eq(u64, a.probes, 3));
+	cr_expect(eq(u64, a.complete, 2));
+	for (int i = 0; i < TS_PART_COUNT; i++) {
+		cr_expect(eq(u64, a.mm[i].n, all.mm[i].n), "part %s", ts_part_name(i));
+		cr_expect(eq(i64, a.mm[i].min, all.mm[i].min), "part %s", ts_part_name(i));
+		cr_expect(eq(i64, a.mm[i].max, all.mm[i].max), "part %s", ts_part_name(i));
+		cr_expect(a.mm[i].sum == all.mm[i].sum, "part %s", ts_part_name(i));
+		cr_expect(eq(u64, ts_hist_count(a.hist[i]), ts_hist_count(all.hist[i])));
+		cr_expect(eq(i64, ts_hist_percentile(a.hist[i], 50),
+			     ts_hist_percentile(all.hist[i], 50)));
+	}
+	cr_expect(eq(u64, a.mm[TS_PART_SERVER_SEND].n, 2));
+	cr_expect(eq(i64, a.mm[TS_PART_CLIENT_WAKE].min, 40000));
+	cr_expect(eq(i64, a.mm[TS_PART_CLIENT_WAKE].max, 70000));
+	cr_expect(eq(u64, a.remainder.n, 2));
+	cr_expect(eq(i64, a.remainder.max, all.remainder.max));
+	ts_breakdown_stats_fini(&a);
+	ts_breakdown_stats_fini(&b);
+	ts_breakdown_stats_fini(&all);
+	ts_breakdown_stats_fini(&empty);
+}
+
 Test(breakdown, names_and_keys)
 {
 	cr_expect_str_eq(ts_part_name(TS_PART_SERVER_WAKE), "server wake-up");
