@@ -133,8 +133,30 @@ static void print_jitter(FILE *out, const struct ts_ping_report *r)
 	fputc('\n', out);
 }
 
+/* --kernel-timestamps: ping's bookkeeping as the breakdown writers take
+ * it; NULL without it. */
+static const struct ts_kt_view *kt_view(const struct ts_ping_report *r, struct ts_kt_view *v)
+{
+	const struct ts_ping_kt *kt = r->kt;
+
+	if (!kt)
+		return NULL;
+	*v = (struct ts_kt_view){
+		.stats = &kt->stats,
+		.clock = kt->same_clock ? TS_KT_ONE_CLOCK : TS_KT_CORRECTED,
+		.refused = kt->refused,
+		.server_flags = kt->server_flags,
+		.note = ts_ping_kt_note(kt),
+		.with_samples = r->with_samples,
+		.samples = kt->kept,
+		.n_samples = kt->n_kept,
+	};
+	return v;
+}
+
 void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 {
+	struct ts_kt_view v;
 	char bound[64] = "";
 
 	fprintf(out, "--- %s ping statistics (%s, %s) ---\n", r->target, r->transport,
@@ -154,8 +176,8 @@ void ts_report_print_text(FILE *out, const struct ts_ping_report *r)
 		ms(r->rtt_mean_ns), ms(r->rtt_max_ns), ms(r->rtt_stddev_ns));
 	fprintf(out, "rtt p50/p90/p99/p99.9 = %.3f/%.3f/%.3f/%.3f ms\n", ms(r->rtt_p50_ns),
 		ms(r->rtt_p90_ns), ms(r->rtt_p99_ns), ms(r->rtt_p999_ns));
-	if (r->kt)
-		ts_report_kt_text(out, r->kt);
+	if (kt_view(r, &v))
+		ts_report_kt_text(out, &v);
 	print_summary3(out, "network rtt", &r->net_rtt, " (server residence removed)");
 	print_summary3(out,
 		       r->residence_from_kernel ? "reflector residence (kernel receive to send)"
@@ -307,6 +329,7 @@ static void json_offset(struct ts_json *j, const struct ts_ping_report *r)
 
 void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char *version)
 {
+	struct ts_kt_view v;
 	struct ts_json j;
 
 	ts_json_init(&j, out);
@@ -329,7 +352,7 @@ void ts_report_print_json(FILE *out, const struct ts_ping_report *r, const char 
 	else
 		ts_json_null(&j, "residence_from");
 	json_offset(&j, r);
-	ts_report_kt_json(&j, r->kt, r->with_samples);
+	ts_report_kt_json(&j, kt_view(r, &v));
 	if (r->with_samples)
 		json_samples(&j, r);
 	ts_json_close(&j, '}');

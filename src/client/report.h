@@ -92,11 +92,31 @@ int ts_report_write_html(FILE *out, const struct ts_ping_report *r, const struct
 FILE *ts_report_html_open(const char *cmd, const char *path);
 int ts_report_html_close(FILE *f, int write_rc, const char *cmd, const char *path);
 
+/* How the network parts of a breakdown stand to the two clocks. */
+enum ts_kt_clock {
+	TS_KT_ONE_CLOCK,   /* both ends on one host: exact */
+	TS_KT_CORRECTED,   /* by the clock offset estimate (ping) */
+	TS_KT_UNCORRECTED, /* the offset is in them, not estimated (bench) */
+};
+
+/* The parts of the round trip as ping and bench print them. */
+struct ts_kt_view {
+	const struct ts_breakdown_stats *stats;
+	enum ts_kt_clock clock;
+	const char *refused;   /* why the socket refused timestamps, or "" */
+	uint32_t server_flags; /* TS_KTS_F_* of the server's replies */
+	const char *note;      /* why a part may be missing, or "" */
+	uint64_t sample_every; /* bench: one message in this many; 0: ping's probes */
+	int with_samples;      /* JSON: samples[] */
+	const struct ts_kt_sample *samples;
+	size_t n_samples;
+};
+
 /* The parts of the round trip (kernel timestamps) as text lines, and as
- * the JSON member breakdown_ms (null without them). */
-void ts_report_kt_text(FILE *out, const struct ts_ping_kt *kt);
+ * the JSON member breakdown_ms (null for v NULL). */
+void ts_report_kt_text(FILE *out, const struct ts_kt_view *v);
 struct ts_json;
-void ts_report_kt_json(struct ts_json *j, const struct ts_ping_kt *kt, int with_samples);
+void ts_report_kt_json(struct ts_json *j, const struct ts_kt_view *v);
 
 /* v with a value that rounds to zero at `decimals` places made +0, so
  * that a figure never prints as "-0.000". */

@@ -1,5 +1,5 @@
-/* The parts of the round trip in ping's summary: see report.h and
- * docs/measurement.md, "Kernel timestamps". */
+/* The parts of the round trip in ping's summary and bench's result: see
+ * report.h and docs/measurement.md, "Kernel timestamps". */
 #include "config.h"
 
 #include "report.h"
@@ -14,22 +14,47 @@ static double ms(double ns)
 	return ns / (double)TS_NS_PER_MS;
 }
 
-static const char *clock_note(const struct ts_ping_kt *kt)
+static const char *clock_note(enum ts_kt_clock clock)
 {
-	return kt->same_clock ? "both ends on one clock: exact"
-			      : "network parts corrected by the clock offset estimate";
+	switch (clock) {
+	case TS_KT_ONE_CLOCK:
+		return "both ends on one clock: exact";
+	case TS_KT_CORRECTED:
+		return "network parts corrected by the clock offset estimate";
+	default:
+		return "network parts include the clock offset, not estimated";
+	}
 }
 
-void ts_report_kt_text(FILE *out, const struct ts_ping_kt *kt)
+static const char *clock_key(enum ts_kt_clock clock)
 {
-	const struct ts_breakdown_stats *s = &kt->stats;
+	switch (clock) {
+	case TS_KT_ONE_CLOCK:
+		return "one host";
+	case TS_KT_CORRECTED:
+		return "offset corrected";
+	default:
+		return "offset included";
+	}
+}
 
-	fprintf(out,
-		"kernel timestamps (software; %s): %" PRIu64 " probes, %" PRIu64
-		" with every part\n",
-		clock_note(kt), s->probes, s->complete);
+/* What one accounted trip is called: ping's probes, bench's samples. */
+static const char *noun(const struct ts_kt_view *v)
+{
+	return v->sample_every ? "samples" : "probes";
+}
+
+void ts_report_kt_text(FILE *out, const struct ts_kt_view *v)
+{
+	const struct ts_breakdown_stats *s = v->stats;
+
+	fprintf(out, "kernel timestamps (software; %s): ", clock_note(v->clock));
+	if (v->sample_every)
+		fprintf(out, "sampled every %" PRIu64 " messages: ", v->sample_every);
+	fprintf(out, "%" PRIu64 " %s, %" PRIu64 " with every part\n", s->probes, noun(v),
+		s->complete);
 	fprintf(out, "  %-18s %9s %9s %9s %9s %9s %7s\n", "part, ms", "min", "avg", "p50", "p99",
-		"max", "probes");
+		"max", noun(v));
 	for (int i = 0; i < TS_PART_COUNT; i++) {
 		const struct ts_minmax *m = &s->mm[i];
 		if (m->n == 0) {
@@ -45,11 +70,12 @@ void ts_report_kt_text(FILE *out, const struct ts_ping_kt *kt)
 	if (s->complete > 0)
 		fprintf(out,
 			"  the parts add up to the rtt: remainder min/avg/max = %.4f/%.4f/%.4f ms "
-			"over %" PRIu64 " probes\n",
+			"over %" PRIu64 " %s\n",
 			ts_round_zero(ms((double)s->remainder.min), 4),
 			ts_round_zero(ms(ts_minmax_mean(&s->remainder)), 4),
-			ts_round_zero(ms((double)s->remainder.max), 4), s->complete);
-	fprintf(out, "  note: %s\n", ts_ping_kt_note(kt));
+			ts_round_zero(ms((double)s->remainder.max), 4), s->complete, noun(v));
+	if (v->note && v->note[0])
+		fprintf(out, "  note: %s\n", v->note);
 }
 
 static void json_time(struct ts_json *j, const char *key, int64_t ns)
@@ -83,23 +109,23 @@ static void json_sample(struct ts_json *j, const struct ts_kt_sample *k)
 	ts_json_close(j, '}');
 }
 
-void ts_report_kt_json(struct ts_json *j, const struct ts_ping_kt *kt, int with_samples)
+void ts_report_kt_json(struct ts_json *j, const struct ts_kt_view *v)
 {
 	const struct ts_breakdown_stats *s;
 
-	if (!kt) {
+	if (!v) {
 		ts_json_null(j, "breakdown_ms");
 		return;
 	}
-	s = &kt->stats;
+	s = v->stats;
 	ts_json_open(j, "breakdown_ms", '{');
-	ts_json_str(j, "clock", kt->same_clock ? "one host" : "offset corrected");
-	if (kt->refused[0])
-		ts_json_str(j, "refused", kt->refused);
+	ts_json_str(j, "clock", clock_key(v->clock));
+	if (v->refused && v->refused[0])
+		ts_json_str(j, "refused", v->refused);
 	else
 		ts_json_null(j, "refused");
-	ts_json_bool(j, "server_rx", (kt->server_flags & TS_KTS_F_RX) != 0);
-	ts_json_bool(j, "server_tx", (kt->server_flags & TS_KTS_F_TX) != 0);
+	ts_json_bool(j, "server_rx", (v->server_flags & TS_KTS_F_RX) != 0);
+	ts_json_bool(j, "server_tx", (v->server_flags & TS_KTS_F_TX) != 0);
 	ts_json_u64(j, "probes", s->probes);
 	ts_json_u64(j, "complete", s->complete);
 	for (int i = 0; i < TS_PART_COUNT; i++) {
@@ -127,11 +153,13 @@ void ts_report_kt_json(struct ts_json *j, const struct ts_ping_kt *kt, int with_
 	} else {
 		ts_json_null(j, "remainder");
 	}
-	ts_json_str(j, "note", ts_ping_kt_note(kt));
-	if (with_samples) {
+	ts_json_str(j, "note", v->note ? v->note : "");
+	if (v->sample_every)
+		ts_json_u64(j, "sample_every", v->sample_every);
+	if (v->with_samples) {
 		ts_json_open(j, "samples", '[');
-		for (size_t i = 0; i < kt->n_kept; i++)
-			json_sample(j, &kt->kept[i]);
+		for (size_t i = 0; i < v->n_samples; i++)
+			json_sample(j, &v->samples[i]);
 		ts_json_close(j, ']');
 	}
 	ts_json_close(j, '}');
