@@ -54,6 +54,14 @@ static const char usage[] =
     "      --text            the tutorial's text protocol, a line a message (TCP;\n"
     "                        chosen by itself against a server that speaks only it)\n"
     "      --stamp           STAMP packets to a STAMP reflector (UDP, port 862)\n"
+    "      --kernel-timestamps\n"
+    "                        split sampled round trips into their parts with the\n"
+    "                        kernel's send and receive times (SO_TIMESTAMPING), the\n"
+    "                        server's too when it has --kernel-timestamps; binary\n"
+    "                        protocol only, messages of 84 bytes at least (the\n"
+    "                        default then)\n"
+    "      --sample-every N  with --kernel-timestamps: one message in N of each\n"
+    "                        connection is sampled (default 100)\n"
     "  -q, --quiet           no progress, only the result\n"
     "      --json            the result as JSON, histogram included\n"
     "      --hgrm FILE       the latency histogram, HdrHistogram format\n"
@@ -81,6 +89,8 @@ enum {
 	OPT_REPORT,
 	OPT_ENGINE,
 	OPT_BUSY_POLL,
+	OPT_KERNEL_TIMESTAMPS,
+	OPT_SAMPLE_EVERY,
 };
 
 static const struct option options[] = {
@@ -105,6 +115,8 @@ static const struct option options[] = {
 	{ "report", required_argument, NULL, OPT_REPORT },
 	{ "engine", required_argument, NULL, OPT_ENGINE },
 	{ "busy-poll", no_argument, NULL, OPT_BUSY_POLL },
+	{ "kernel-timestamps", no_argument, NULL, OPT_KERNEL_TIMESTAMPS },
+	{ "sample-every", required_argument, NULL, OPT_SAMPLE_EVERY },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -217,6 +229,13 @@ static int parse_one(int c, const char *arg, struct ts_bench_opts *opt, int *fam
 	case OPT_BUSY_POLL:
 		opt->busy_poll = 1;
 		return -1;
+	case OPT_KERNEL_TIMESTAMPS:
+		opt->kernel_timestamps = 1;
+		return -1;
+	case OPT_SAMPLE_EVERY:
+		if (ts_parse_u64(arg, 1, 1000000, &opt->sample_every) != 0)
+			return bad_value("sample-every", arg, "want 1..1000000");
+		return -1;
 	case OPT_STAMP:
 		opt->stamp = 1;
 		opt->udp = 1;
@@ -271,8 +290,28 @@ static int parse_args(int argc, char **argv, struct ts_bench_opts *opt, const ch
 				"server picks its port)\n");
 		return 2;
 	}
+	if (opt->sample_every && !opt->kernel_timestamps) {
+		fprintf(stderr, "tsecho bench: --sample-every needs --kernel-timestamps\n");
+		return 2;
+	}
+	if (opt->kernel_timestamps && (opt->echo || opt->text || opt->stamp)) {
+		fprintf(stderr, "tsecho bench: --kernel-timestamps needs tsecho's binary protocol: "
+				"not with --echo, --text or --stamp\n");
+		return 2;
+	}
+	if (opt->kernel_timestamps && !opt->sample_every)
+		opt->sample_every = 100;
 	if (opt->size == 0)
-		opt->size = opt->stamp ? TS_STAMP_BASE_LEN : 64;
+		opt->size = opt->stamp               ? TS_STAMP_BASE_LEN
+			    : opt->kernel_timestamps ? TS_PROTO_KTS_HDR_LEN
+						     : 64;
+	if (opt->kernel_timestamps && opt->size < TS_PROTO_KTS_HDR_LEN) {
+		fprintf(stderr,
+			"tsecho bench: --kernel-timestamps messages are at least %u bytes (-s): "
+			"the sampled ones carry the extension\n",
+			TS_PROTO_KTS_HDR_LEN);
+		return 2;
+	}
 	if (opt->stamp && (opt->echo || opt->size < TS_STAMP_BASE_LEN)) {
 		fprintf(stderr,
 			"tsecho bench: --stamp sends STAMP packets of %u bytes or more, "
@@ -425,13 +464,14 @@ static void share_out(struct ts_bench_worker *w, int n, struct ts_bench_shared *
 	}
 }
 
-static int workers_init(struct ts_bench_worker *w, int n, int open_loop)
+static int workers_init(struct ts_bench_worker *w, int n, int open_loop, int kt)
 {
 	for (int i = 0; i < n; i++) {
 		w[i].hist = ts_hist_new();
 		w[i].interval = ts_hist_new();
 		w[i].hist_unc = open_loop ? ts_hist_new() : NULL;
 		if (!w[i].hist || !w[i].interval || (open_loop && !w[i].hist_unc) ||
+		    (kt && ts_breakdown_stats_init(&w[i].kt) != 0) ||
 		    pthread_mutex_init(&w[i].lock, NULL) != 0)
 			return -1;
 	}
@@ -444,6 +484,7 @@ void ts_bench_workers_free(struct ts_bench_worker *w, int n)
 		ts_hist_free(w[i].hist);
 		ts_hist_free(w[i].hist_unc);
 		ts_hist_free(w[i].interval);
+		ts_breakdown_stats_fini(&w[i].kt);
 		pthread_mutex_destroy(&w[i].lock);
 	}
 	free(w);
@@ -482,6 +523,21 @@ static void gather(struct ts_bench_worker *w, int n, struct ts_bench_result *r,
 	}
 	r->hist = w[0].hist;
 	r->hist_unc = w[0].hist_unc;
+	if (!r->opt->kernel_timestamps)
+		return;
+	r->kt_server_flags = 0;
+	r->kt_without_server = 0;
+	r->kt_refused = "";
+	for (int i = 0; i < n; i++) {
+		if (i > 0)
+			ts_breakdown_stats_merge(&w[0].kt, &w[i].kt);
+		r->kt_server_flags |= w[i].kt_server_flags;
+		r->kt_without_server += w[i].kt_without_server;
+		if (!r->kt_refused[0] && w[i].kt_refused[0])
+			r->kt_refused = w[i].kt_refused;
+	}
+	r->kt = &w[0].kt;
+	r->kt_one_clock = ts_net_is_loopback((const struct sockaddr *)&w[0].run->addr);
 }
 
 /* Starts the workers, runs, and fills r.  Returns 0, or 2 when no
@@ -602,6 +658,13 @@ static int choose_protocol(struct ts_target *t, struct ts_bench_opts *opt)
 	hello = ts_hello(fd, opt->timeout_ns, why, sizeof why);
 	close(fd);
 	if (hello == TS_HELLO_TEXT) {
+		if (opt->kernel_timestamps) {
+			fprintf(stderr,
+				"tsecho bench: %s speaks only the text protocol: "
+				"--kernel-timestamps needs tsecho's binary protocol\n",
+				t->addr_text);
+			return 2;
+		}
 		if (opt->size < 32) {
 			fprintf(stderr,
 				"tsecho bench: %s speaks only the text protocol, whose "
@@ -689,7 +752,8 @@ int ts_bench_measure(struct ts_bench_shared *run, struct ts_bench_worker **w,
 	int threads = run->opt->threads;
 
 	*w = calloc((size_t)threads, sizeof **w);
-	if (!*w || workers_init(*w, threads, run->opt->rate_per_s > 0) != 0) {
+	if (!*w ||
+	    workers_init(*w, threads, run->opt->rate_per_s > 0, run->opt->kernel_timestamps) != 0) {
 		fprintf(stderr, "tsecho bench: out of memory\n");
 		return 2;
 	}
@@ -781,7 +845,7 @@ int ts_cmd_bench(int argc, char **argv)
 	run.opt = &opt;
 	run.max_fds = ts_raise_nofile();
 	if (!host) {
-		if (ts_builtin_start(&builtin, 0, 0) != 0) {
+		if (ts_builtin_start(&builtin, 0, opt.kernel_timestamps) != 0) {
 			rc = 2;
 			goto done;
 		}

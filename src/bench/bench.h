@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include <tsecho/breakdown.h>
 #include <tsecho/hist.h>
 #include <tsecho/htmlreport.h>
 
@@ -36,6 +37,8 @@ struct ts_bench_opts {
 	const char *report_path; /* --report FILE.html */
 	const char *engine;      /* --engine: the workers' event loop; NULL: the default */
 	int busy_poll;           /* --busy-poll: the workers spin instead of sleeping */
+	int kernel_timestamps;   /* --kernel-timestamps: the round trip in parts */
+	uint64_t sample_every;   /* --sample-every: of a connection's messages, one in N */
 };
 
 /* Why a connection ended before the run did: each error is one of these
@@ -93,6 +96,13 @@ struct ts_bench_worker {
 	int64_t last_reply_raw_ns; /* when a reply last came */
 	int64_t cpu_ns;            /* the thread's CPU time while it ran the load */
 	char error[160];
+	/* --kernel-timestamps: the sampled round trips in parts, what the
+	 * server's replies said of its timestamps, and why a socket refused
+	 * them ("" when none did). */
+	struct ts_breakdown_stats kt;
+	uint32_t kt_server_flags;   /* TS_KTS_F_* of any sampled reply */
+	uint64_t kt_without_server; /* sampled replies the server filled nothing in */
+	char kt_refused[96];
 };
 
 struct ts_bench_shared {
@@ -148,6 +158,12 @@ struct ts_bench_result {
 	const char *engine;                       /* the workers' event loop */
 	double client_cpu_s;                      /* the workers' CPU time, warm-up included */
 	double client_busy;                       /* that, over threads x elapsed time */
+	/* --kernel-timestamps, else kt NULL. */
+	const struct ts_breakdown_stats *kt;
+	int kt_one_clock; /* the target is on this host's loopback */
+	uint32_t kt_server_flags;
+	uint64_t kt_without_server;
+	const char *kt_refused; /* "" when no socket refused */
 };
 
 /* A load generator busy this much of its threads' time was itself the

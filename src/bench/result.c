@@ -12,6 +12,8 @@
 
 #include <tsecho/clock.h>
 #include <tsecho/json.h>
+#include <tsecho/proto.h>
+#include "../client/report.h"
 #include "bench.h"
 
 static double ms(double ns)
@@ -35,6 +37,48 @@ static void print_spectrum(FILE *out, const char *what, const struct ts_hist *h)
 		"mean %.3f ms\n",
 		what, pct(h, 50), pct(h, 90), pct(h, 99), pct(h, 99.9), pct(h, 99.99),
 		ms((double)ts_hist_max(h)), ms(ts_hist_mean(h)));
+}
+
+/* --kernel-timestamps: why a part may be missing. */
+static const char *kt_note(const struct ts_bench_result *r)
+{
+	if (r->kt_refused[0])
+		return r->kt->probes == 0
+			   ? "the sockets refused kernel timestamps: every part is unavailable"
+			   : "some sockets refused kernel timestamps: their connections were not "
+			     "sampled";
+	if (r->kt->probes == 0)
+		return "no sampled reply came inside the measured window";
+	if (!(r->kt_server_flags & TS_KTS_F_SERVER))
+		return "the server fills in no kernel times (not a tsecho server that knows the "
+		       "extension): only the client's parts and the server's processing are "
+		       "available";
+	if (!(r->kt_server_flags & TS_KTS_F_RX))
+		return "the server's kernel timestamps are off (tsecho server "
+		       "--kernel-timestamps): only the client's parts and the server's "
+		       "processing are available";
+	if (r->kt->mm[TS_PART_SERVER_WAKE].n == 0)
+		return "the server says its kernel timestamps are on but sent no kernel times "
+		       "(its engine may lack them: tsecho server --engine epoll): only the "
+		       "client's parts and the server's processing are available";
+	return "each connection's last sample has no server send path or network back: no "
+	       "later reply carried the server's send time";
+}
+
+/* The breakdown as the writers take it; NULL without --kernel-timestamps. */
+static const struct ts_kt_view *kt_view(const struct ts_bench_result *r, struct ts_kt_view *v)
+{
+	if (!r->kt)
+		return NULL;
+	*v = (struct ts_kt_view){
+		.stats = r->kt,
+		.clock = r->kt_one_clock ? TS_KT_ONE_CLOCK : TS_KT_UNCORRECTED,
+		.refused = r->kt_refused,
+		.server_flags = r->kt_server_flags,
+		.note = kt_note(r),
+		.sample_every = r->opt->sample_every,
+	};
+	return v;
 }
 
 /* The kinds of error as a person reads them, in ts_bench_err's order. */
@@ -117,6 +161,7 @@ void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
 {
 	const struct ts_bench_opts *opt = r->opt;
 	double mps = r->messages_per_s;
+	struct ts_kt_view v;
 
 	fprintf(out,
 		"--- tsecho bench %s (%s, %s loop, %llu connections, %d threads, %llu bytes) ---\n",
@@ -146,6 +191,8 @@ void ts_bench_print_text(FILE *out, const struct ts_bench_result *r)
 				    : ": target rate not met (too few connections or threads, or "
 				      "a slow server)");
 	}
+	if (kt_view(r, &v))
+		ts_report_kt_text(out, &v);
 }
 
 void ts_bench_json_latency(struct ts_json *j, const char *key, const struct ts_hist *h)
@@ -198,6 +245,7 @@ void ts_bench_json_histogram(struct ts_json *j, const char *key, const struct ts
 void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 {
 	const struct ts_bench_opts *opt = r->opt;
+	struct ts_kt_view v;
 	struct ts_json j;
 	double mps = r->messages_per_s;
 
@@ -256,6 +304,7 @@ void ts_bench_print_json(FILE *out, const struct ts_bench_result *r)
 	ts_bench_json_latency(&j, "latency_ms", ts_hist_count(r->hist) ? r->hist : NULL);
 	ts_bench_json_latency(&j, "uncorrected_ms",
 			      r->hist_unc && ts_hist_count(r->hist_unc) ? r->hist_unc : NULL);
+	ts_report_kt_json(&j, kt_view(r, &v));
 	ts_bench_json_histogram(&j, "histogram", r->hist);
 	ts_bench_json_histogram(&j, "uncorrected_histogram", r->hist_unc);
 	ts_json_close(&j, '}');

@@ -11,7 +11,15 @@
  *
  * Replies are read as a stream in units of the message size, keeping only
  * the few header bytes that carry the sequence number, so a connection
- * costs a small fixed amount of memory however large the messages are. */
+ * costs a small fixed amount of memory however large the messages are.
+ *
+ * --kernel-timestamps: one message in sample_every of each connection is
+ * sampled.  It carries the kernel-timestamp extension (84 header bytes,
+ * which its reply brings back filled in) and is sent with a control
+ * message asking the kernel for its transmit times; the others are sent
+ * as without the option.  A sample's parts are final when the next
+ * sampled reply on its connection comes, which carries the server's send
+ * time of the one before, or when the connection ends. */
 #define _GNU_SOURCE
 #include "config.h"
 
@@ -29,8 +37,10 @@
 #include <sys/timerfd.h>
 #endif
 
+#include <tsecho/breakdown.h>
 #include <tsecho/clock.h>
 #include <tsecho/evloop.h>
+#include <tsecho/kts.h>
 #include <tsecho/net.h>
 #include <tsecho/pacer.h>
 #include <tsecho/proto.h>
@@ -41,7 +51,8 @@
 enum {
 	SCRATCH = 65536,
 	DATAGRAMS_PER_READY = 64,
-	ECHO_HDR = 8, /* --echo: the sequence number opens the payload */
+	ECHO_HDR = 8,  /* --echo: the sequence number opens the payload */
+	KT_DRAIN = 16, /* transmit records read at a time */
 };
 #define SCAN_NS (100 * TS_NS_PER_MS)
 #define CONNECT_TIMEOUT_NS (10 * TS_NS_PER_S)
@@ -56,6 +67,22 @@ struct slot {
 	int64_t sent_raw_ns;
 };
 
+/* --kernel-timestamps: a sampled message, from its send until its parts
+ * are accounted. */
+enum {
+	KS_SENT = 1,    /* the kernel took it; 0: the place is free */
+	KS_REPLIED = 2, /* its reply came */
+	KS_TX_WAIT = 4, /* its transmit record has not come yet */
+};
+
+struct kt_slot {
+	struct ts_kts_probe p; /* p.seq: the message's k */
+	int64_t sent_raw_ns;   /* the actual send, for the round trip */
+	uint32_t key;          /* as the kernel keys its transmit record */
+	uint8_t state;         /* KS_* */
+	uint8_t counts;        /* its reply was recorded: inside the window */
+};
+
 struct bconn {
 	int fd;
 	uint8_t state;
@@ -65,15 +92,22 @@ struct bconn {
 	uint64_t next_k; /* the next message to send */
 	uint32_t outstanding;
 	uint32_t hdr_got;   /* bytes of the current reply's header read */
+	uint32_t hdr_want;  /* of it to read: hdr_need, or a sample's 84 */
 	uint32_t body_left; /* bytes of it still to skip */
 	uint64_t cur_seq;   /* the current reply's, once its header is in */
 	char *line;         /* --text: the reply line read so far */
 	uint32_t line_len;
-	uint8_t hdr[TS_PROTO_HDR_LEN];
+	uint8_t hdr[TS_PROTO_KTS_HDR_LEN];
 	uint8_t *pending; /* the rest of a message the socket did not take */
 	uint32_t pending_len;
 	uint32_t pending_off;
 	struct slot *ring;
+	/* --kernel-timestamps */
+	uint8_t kt_on;       /* the socket took the timestamping options */
+	uint32_t kt_tx_wait; /* samples whose transmit record has not come */
+	uint64_t kt_key;     /* the next send's key: TCP bytes, UDP samples sent */
+	uint64_t kt_sent;    /* samples sent; the next goes to kt[kt_sent % kt_slots] */
+	struct kt_slot *kt;
 };
 
 struct wstate {
@@ -95,6 +129,11 @@ struct wstate {
 	int timer_fd;
 	int sending;
 	uint16_t stamp_ee; /* --stamp: our error estimate */
+	/* --kernel-timestamps */
+	int kt;
+	uint32_t kt_slots; /* samples a connection keeps at once */
+	uint8_t *kt_msg;   /* a sampled message: hdr_len 84, the extension zeroed */
+	int64_t rx_ns;     /* the kernel receive time of the read in hand */
 };
 
 static int64_t due_of(const struct wstate *ws, const struct bconn *c, uint64_t k)
@@ -109,6 +148,178 @@ const char *const ts_bench_err_names[TS_BERR_KINDS] = {
 
 /* Not an error: the run is over. */
 #define NOT_COUNTED (-1)
+
+/* --kernel-timestamps: whether message k of c is sampled.  The phase
+ * differs from connection to connection, so that their samples do not
+ * all fall on their first messages. */
+static int kt_is_sample(const struct bconn *c, uint64_t k)
+{
+	const struct wstate *ws = c->ws;
+
+	return ws->kt && c->kt_on &&
+	       (k + ws->w->first_conn + c->index) % ws->opt->sample_every == 0;
+}
+
+/* c's socket refused kernel timestamps (err, an errno): its connection
+ * goes on without samples, and the result says why. */
+static void kt_refuse(struct bconn *c, int err)
+{
+	struct ts_bench_worker *w = c->ws->w;
+
+	c->kt_on = 0;
+	if (!w->kt_refused[0])
+		snprintf(w->kt_refused, sizeof w->kt_refused, "%s", strerror(err));
+}
+
+/* Lets slot go: a sample whose reply came (inside the window) is
+ * accounted with what it has; one without a reply is dropped. */
+static void kt_retire(struct bconn *c, struct kt_slot *slot)
+{
+	struct ts_breakdown b;
+
+	if ((slot->state & KS_REPLIED) && slot->counts) {
+		ts_breakdown_of(&slot->p, 0, &b);
+		ts_breakdown_stats_add(&c->ws->w->kt, &b);
+	}
+	if (slot->state & KS_TX_WAIT)
+		c->kt_tx_wait--;
+	slot->state = 0;
+}
+
+/* The sample of c whose send had key, or NULL. */
+static struct kt_slot *kt_by_key(struct bconn *c, uint32_t key)
+{
+	for (uint32_t i = 0; i < c->ws->kt_slots; i++)
+		if (c->kt[i].state && c->kt[i].key == key)
+			return &c->kt[i];
+	return NULL;
+}
+
+/* The sample of c that is message k, in the state want (all its bits),
+ * or NULL. */
+static struct kt_slot *kt_by_seq(struct bconn *c, uint64_t k, uint8_t want)
+{
+	for (uint32_t i = 0; i < c->ws->kt_slots; i++)
+		if ((c->kt[i].state & want) == want && c->kt[i].state && c->kt[i].p.seq == k)
+			return &c->kt[i];
+	return NULL;
+}
+
+/* Reads the transmit records waiting on c's error queue into its
+ * samples.  It also clears the queue, which would otherwise keep the
+ * socket reporting an error, level-triggered, to the loop. */
+static void kt_drain(struct bconn *c)
+{
+	struct ts_kts_tx tx[KT_DRAIN];
+	int n;
+
+	do {
+		n = ts_kts_read_tx(c->fd, tx, KT_DRAIN);
+		for (int i = 0; i < n; i++) {
+			struct kt_slot *slot = kt_by_key(c, tx[i].key);
+			if (!slot)
+				continue; /* of a sample already let go */
+			if (tx[i].stage == TS_KTS_STAGE_SCHED) {
+				slot->p.client_sched = tx[i].ns;
+			} else if (tx[i].stage == TS_KTS_STAGE_SND) {
+				slot->p.client_tx = tx[i].ns;
+				if (slot->state & KS_TX_WAIT) {
+					slot->state &= (uint8_t)~KS_TX_WAIT;
+					c->kt_tx_wait--;
+				}
+			}
+		}
+	} while (n == KT_DRAIN);
+}
+
+/* c is ending (or the run): its samples are accounted with what they
+ * have; the last ones have no server send time, which only a later
+ * reply would have brought. */
+static void kt_finish(struct bconn *c)
+{
+	if (!c->kt)
+		return;
+	if (c->kt_on && c->fd >= 0)
+		kt_drain(c);
+	for (uint32_t i = 0; i < c->ws->kt_slots; i++)
+		if (c->kt[i].state)
+			kt_retire(c, &c->kt[i]);
+}
+
+/* Message k of c went, n bytes of it (sampled: at wall-clock t1 and raw
+ * sent_raw_ns, asking for its transmit times). */
+static void kt_sent(struct bconn *c, uint64_t k, int sampled, int64_t t1, int64_t sent_raw_ns,
+		    size_t n)
+{
+	struct wstate *ws = c->ws;
+	uint64_t before = c->kt_key;
+	struct kt_slot *slot;
+
+	if (!ws->opt->udp)
+		c->kt_key += n; /* TCP keys count every byte */
+	if (!sampled)
+		return;
+	slot = &c->kt[c->kt_sent++ % ws->kt_slots];
+	if (slot->state)
+		kt_retire(c, slot); /* it waited long enough */
+	memset(slot, 0, sizeof *slot);
+	slot->p.seq = k;
+	slot->p.t1 = t1;
+	slot->sent_raw_ns = sent_raw_ns;
+	/* TCP: the offset of the send's last byte; UDP: the sends that
+	 * asked, counted. */
+	slot->key = ws->opt->udp ? (uint32_t)c->kt_key++ : (uint32_t)(before + n - 1);
+	slot->state = KS_SENT | KS_TX_WAIT;
+	c->kt_tx_wait++;
+}
+
+/* The reply to sampled message k of c came, its header (with the
+ * extension) at frame, hdr_bytes of it; counted: it was recorded. */
+static void kt_reply(struct bconn *c, uint64_t k, const uint8_t *frame, size_t hdr_bytes,
+		     int counted, int64_t now_raw_ns)
+{
+	struct wstate *ws = c->ws;
+	struct ts_bench_worker *w = ws->w;
+	struct kt_slot *slot = kt_by_seq(c, k, KS_SENT);
+	struct ts_proto_kts ext = { 0 };
+	struct ts_proto_hdr h;
+	int64_t wall_ns, raw_ns;
+	size_t v;
+
+	if (ts_proto_decode_hdr(frame, TS_PROTO_FRAME_MAX, &h, NULL) != TS_DECODE_OK)
+		return;
+	v = ts_proto_find_ext(frame, h.hdr_len < hdr_bytes ? h.hdr_len : hdr_bytes, TS_EXT_KTS,
+			      TS_EXT_KTS_LEN);
+	if (v != 0)
+		ts_proto_kts_get(frame + v, &ext);
+	w->kt_server_flags |= ext.flags;
+	if (!(ext.flags & TS_KTS_F_SERVER))
+		w->kt_without_server++;
+	if (slot && !(slot->state & KS_REPLIED)) {
+		slot->state |= KS_REPLIED;
+		slot->counts = (uint8_t)counted;
+		slot->p.rtt_ns = now_raw_ns - slot->sent_raw_ns;
+		slot->p.t2 = (int64_t)h.t2_wall_ns;
+		slot->p.t3 = (int64_t)h.t3_wall_ns;
+		/* t4: the wall clock when the read returned, now_raw_ns
+		 * (the other messages need no wall clock, so it is taken
+		 * only now). */
+		ts_clock_pair(&wall_ns, &raw_ns);
+		slot->p.t4 = wall_ns - (raw_ns - now_raw_ns);
+		slot->p.client_rx = ws->rx_ns;
+		slot->p.server_rx = (int64_t)ext.rx_ns;
+	}
+	/* The server's send time of an earlier sample; those before this
+	 * one have had their chance of one. */
+	if (ext.tx_ns > 0) {
+		struct kt_slot *earlier = kt_by_seq(c, ext.tx_seq, KS_REPLIED);
+		if (earlier)
+			earlier->p.server_tx = (int64_t)ext.tx_ns;
+	}
+	for (uint32_t i = 0; i < ws->kt_slots; i++)
+		if ((c->kt[i].state & KS_REPLIED) && c->kt[i].p.seq < k)
+			kt_retire(c, &c->kt[i]);
+}
 
 /* Ends connection c; kind is why (an enum ts_bench_err), or NOT_COUNTED. */
 static void conn_kill(struct bconn *c, int kind)
@@ -128,6 +339,7 @@ static void conn_kill(struct bconn *c, int kind)
 		w->interval_errors++;
 		pthread_mutex_unlock(&w->lock);
 	}
+	kt_finish(c);
 	ts_evloop_del(c->ws->loop, c->fd);
 	close(c->fd);
 	c->fd = -1;
@@ -178,6 +390,9 @@ static void conn_send(struct bconn *c, int64_t now_raw_ns)
 	       c->outstanding < ws->ring_size) {
 		struct slot *s = &c->ring[c->next_k % ws->ring_size];
 		int64_t due = ws->interval_ns ? due_of(ws, c, c->next_k) : now_raw_ns;
+		int sampled = kt_is_sample(c, c->next_k);
+		uint8_t *msg = sampled ? ws->kt_msg : ws->msg;
+		int64_t t1 = 0, sent_raw_ns = 0;
 		ssize_t n;
 
 		if (due > now_raw_ns || s->seq != NO_SEQ)
@@ -194,10 +409,19 @@ static void conn_send(struct bconn *c, int64_t now_raw_ns)
 			};
 			ts_stamp_sender_encode(ws->msg, &st);
 		} else {
-			ts_put_be64(ws->msg + 16, c->next_k);
-			ts_put_be64(ws->msg + 24, (uint64_t)ts_wall_ns());
+			ts_put_be64(msg + 16, c->next_k);
+			/* A sample's round trip runs from the send itself, on
+			 * the raw clock, and its parts from t1: read as a
+			 * pair, so that the two are one moment. */
+			if (sampled)
+				ts_clock_pair(&t1, &sent_raw_ns);
+			else
+				t1 = ts_wall_ns();
+			ts_put_be64(msg + 24, (uint64_t)t1);
 		}
-		n = send(c->fd, ws->msg, size, MSG_NOSIGNAL);
+		n = sampled ? ts_kts_send_stamped(c->fd, msg, size, MSG_NOSIGNAL,
+						  TS_KTS_TX | TS_KTS_SCHED)
+			    : send(c->fd, msg, size, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
 				c->want_write = 1;
@@ -205,6 +429,12 @@ static void conn_send(struct bconn *c, int64_t now_raw_ns)
 			}
 			if (errno == EINTR)
 				continue;
+			if (sampled && (errno == EINVAL || errno == EOPNOTSUPP)) {
+				/* A kernel that takes no timestamp request with a
+				 * send: this connection goes on unsampled. */
+				kt_refuse(c, errno);
+				continue;
+			}
 			conn_kill(c, ws->opt->udp && errno == ECONNREFUSED ? TS_BERR_UNREACHABLE
 									   : TS_BERR_RESET);
 			return;
@@ -215,11 +445,13 @@ static void conn_send(struct bconn *c, int64_t now_raw_ns)
 				conn_kill(c, TS_BERR_RESOURCE);
 				return;
 			}
-			memcpy(c->pending, ws->msg + n, size - (size_t)n);
+			memcpy(c->pending, msg + n, size - (size_t)n);
 			c->pending_len = (uint32_t)(size - (size_t)n);
 			c->pending_off = 0;
 			c->want_write = 1;
 		}
+		if (c->kt_on)
+			kt_sent(c, c->next_k, sampled, t1, sent_raw_ns, (size_t)n);
 		s->seq = c->next_k;
 		s->due_raw_ns = due;
 		s->sent_raw_ns = now_raw_ns;
@@ -243,6 +475,8 @@ static void conn_flush_pending(struct bconn *c, int64_t now_raw_ns)
 		return;
 	}
 	c->pending_off += (uint32_t)n;
+	if (c->kt_on && !c->ws->opt->udp)
+		c->kt_key += (uint64_t)n;
 	if (c->pending_off < c->pending_len)
 		return;
 	free(c->pending);
@@ -251,13 +485,16 @@ static void conn_flush_pending(struct bconn *c, int64_t now_raw_ns)
 	conn_send(c, now_raw_ns);
 }
 
-/* Accounts the reply to message seq of connection c. */
-static void take_reply(struct bconn *c, uint64_t seq, int64_t now_raw_ns)
+/* Accounts the reply to message seq of connection c; kt_frame: the
+ * header of a sampled reply, kt_len bytes of it (NULL for the others). */
+static void take_reply(struct bconn *c, uint64_t seq, int64_t now_raw_ns, const uint8_t *kt_frame,
+		       size_t kt_len)
 {
 	struct wstate *ws = c->ws;
 	struct ts_bench_worker *w = ws->w;
 	struct slot *s = &c->ring[seq % ws->ring_size];
 	int64_t latency_ns;
+	int counted = 0;
 
 	/* STAMP carries 32 bits of the sequence number. */
 	if (s->seq == NO_SEQ ||
@@ -275,22 +512,26 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_raw_ns)
 			if (w->hist_unc)
 				ts_hist_record(w->hist_unc, now_raw_ns - s->sent_raw_ns);
 			w->counts.messages++;
+			counted = 1;
 			pthread_mutex_lock(&w->lock);
 			ts_hist_record(w->interval, latency_ns);
 			w->interval_messages++;
 			pthread_mutex_unlock(&w->lock);
 		}
 	}
+	if (kt_frame && c->kt_on)
+		kt_reply(c, seq, kt_frame, kt_len, counted, now_raw_ns);
 	conn_send(c, now_raw_ns);
 }
 
 /* The header of a reply is in c->hdr: 0 and its sequence number, or the
  * kind of error (an enum ts_bench_err) when the server answered with an
  * error frame or something else than a reply. */
-static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
+static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq, uint16_t *hdr_len)
 {
 	struct ts_proto_hdr h;
 
+	*hdr_len = 0;
 	if (ws->opt->echo) {
 		*seq = ts_get_be64(hdr);
 		return 0;
@@ -310,6 +551,7 @@ static int reply_seq(struct wstate *ws, const uint8_t *hdr, uint64_t *seq)
 	if (h.type != TS_MSG_REPLY || h.frame_len != ws->opt->size)
 		return TS_BERR_BAD_REPLY;
 	*seq = h.seq;
+	*hdr_len = h.hdr_len;
 	return 0;
 }
 
@@ -356,7 +598,7 @@ static void conn_lines(struct bconn *c, const uint8_t *buf, size_t len, int64_t 
 			conn_kill(c, kind);
 			return;
 		}
-		take_reply(c, seq, now_raw_ns);
+		take_reply(c, seq, now_raw_ns, NULL, 0);
 	}
 }
 
@@ -370,25 +612,32 @@ static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t
 		return;
 	}
 	while (len > 0 && c->state == BC_READY) {
-		if (c->hdr_got < ws->hdr_need) {
-			size_t k = ws->hdr_need - c->hdr_got;
+		if (c->hdr_got < c->hdr_want) {
+			size_t k = c->hdr_want - c->hdr_got;
 			if (k > len)
 				k = len;
-			int kind;
 			memcpy(c->hdr + c->hdr_got, buf, k);
 			c->hdr_got += (uint32_t)k;
 			buf += k;
 			len -= k;
-			if (c->hdr_got < ws->hdr_need)
+			if (c->hdr_got < c->hdr_want)
 				return;
-			/* Judged on its header: an error frame is shorter than
-			 * a reply, and what follows it is the end. */
-			kind = reply_seq(ws, c->hdr, &c->cur_seq);
-			if (kind != 0) {
-				conn_kill(c, kind);
-				return;
+			if (c->hdr_want == ws->hdr_need) {
+				uint16_t hdr_len;
+				/* Judged on its header: an error frame is shorter
+				 * than a reply, and what follows it is the end. */
+				int kind = reply_seq(ws, c->hdr, &c->cur_seq, &hdr_len);
+				if (kind != 0) {
+					conn_kill(c, kind);
+					return;
+				}
+				/* A sampled reply: its extension too. */
+				if (c->kt_on && hdr_len >= TS_PROTO_KTS_HDR_LEN) {
+					c->hdr_want = TS_PROTO_KTS_HDR_LEN;
+					continue;
+				}
 			}
-			c->body_left = (uint32_t)(ws->opt->size - ws->hdr_need);
+			c->body_left = (uint32_t)(ws->opt->size - c->hdr_want);
 		}
 		if (c->body_left > 0) {
 			size_t k = c->body_left < len ? c->body_left : len;
@@ -399,8 +648,32 @@ static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t
 				return;
 		}
 		c->hdr_got = 0;
-		take_reply(c, c->cur_seq, now_raw_ns);
+		if (c->hdr_want > ws->hdr_need) {
+			c->hdr_want = ws->hdr_need;
+			take_reply(c, c->cur_seq, now_raw_ns, c->hdr, TS_PROTO_KTS_HDR_LEN);
+		} else {
+			take_reply(c, c->cur_seq, now_raw_ns, NULL, 0);
+		}
 	}
+}
+
+/* --kernel-timestamps, after the replies of a read: the transmit records
+ * of the samples sent since, while one is awaited. */
+static void kt_after_read(struct bconn *c)
+{
+	if (c->state == BC_READY && c->kt_tx_wait > 0)
+		kt_drain(c);
+}
+
+/* One read into scratch: recv, or with kernel timestamps the receive
+ * time too. */
+static ssize_t conn_recv(struct bconn *c)
+{
+	struct wstate *ws = c->ws;
+
+	if (!c->kt_on)
+		return recv(c->fd, ws->scratch, SCRATCH, 0);
+	return ts_kts_recv(c->fd, ws->scratch, SCRATCH, 0, NULL, NULL, &ws->rx_ns);
 }
 
 static void conn_read(struct bconn *c)
@@ -408,13 +681,21 @@ static void conn_read(struct bconn *c)
 	struct wstate *ws = c->ws;
 
 	for (int i = 0; i < (ws->opt->udp ? DATAGRAMS_PER_READY : 1); i++) {
-		ssize_t n = recv(c->fd, ws->scratch, SCRATCH, 0);
+		ssize_t n = conn_recv(c);
 		int64_t now_raw_ns = ts_raw_ns();
 		uint64_t seq;
+		uint16_t hdr_len;
 
 		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+				/* Woken with nothing to read: an error event,
+				 * which transmit records raise. */
+				if (c->kt_on && i == 0)
+					kt_drain(c);
+				else
+					kt_after_read(c);
 				return;
+			}
 			/* UDP: an ICMP error for an earlier datagram.  Port
 			 * unreachable means nobody listens: the server is
 			 * gone for this connection.  TCP: the connection is. */
@@ -429,11 +710,30 @@ static void conn_read(struct bconn *c)
 		}
 		if (!ws->opt->udp) {
 			conn_stream(c, ws->scratch, (size_t)n, now_raw_ns);
+			kt_after_read(c);
 			return;
 		}
-		if ((size_t)n == ws->opt->size && reply_seq(ws, ws->scratch, &seq) == 0)
-			take_reply(c, seq, now_raw_ns);
+		if ((size_t)n != ws->opt->size || reply_seq(ws, ws->scratch, &seq, &hdr_len) != 0)
+			continue;
+		if (c->kt_on && hdr_len >= TS_PROTO_KTS_HDR_LEN)
+			take_reply(c, seq, now_raw_ns, ws->scratch, (size_t)n);
+		else
+			take_reply(c, seq, now_raw_ns, NULL, 0);
 	}
+	kt_after_read(c);
+}
+
+/* --kernel-timestamps on c, connected: receive times for every read, and
+ * keyed transmit records for the sends that ask; the keys count from
+ * here.  A socket that refuses goes on without samples. */
+static void kt_enable(struct bconn *c)
+{
+	int rc = ts_kts_enable(c->fd, TS_KTS_RX | TS_KTS_PER_SEND);
+
+	if (rc == 0)
+		c->kt_on = 1;
+	else
+		kt_refuse(c, -rc);
 }
 
 static void conn_connected(struct bconn *c)
@@ -451,6 +751,8 @@ static void conn_connected(struct bconn *c)
 	c->state = BC_READY;
 	c->ws->w->connected++;
 	c->ws->w->alive++;
+	if (c->ws->kt)
+		kt_enable(c);
 	conn_watch(c);
 }
 
@@ -693,6 +995,7 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 	ws->opt = opt;
 	ws->timer_fd = -1;
 	ws->hdr_need = opt->echo ? ECHO_HDR : TS_PROTO_HDR_LEN;
+	ws->kt = opt->kernel_timestamps;
 	/* Outstanding messages a connection may have.  TCP: one, open loop
 	 * too, as wrk2 does: a connection whose reply is late cannot send on
 	 * time, its due times pass, and the corrected latency shows the wait
@@ -707,11 +1010,16 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 			ws->ring_size = (uint32_t)(r > 1024 ? 1024 : r < 8 ? 8 : r);
 		}
 	}
+	/* Samples a connection keeps: with one message outstanding, the one
+	 * in flight and the one before, which awaits the server's send time;
+	 * with more, a few more. */
+	ws->kt_slots = ws->ring_size == 1 ? 2 : 8;
 	ws->loop = ts_evloop_new_named(opt->engine, w->run->max_fds);
 	ws->scratch = malloc(SCRATCH);
 	ws->msg = calloc(1, opt->size);
+	ws->kt_msg = ws->kt ? calloc(1, opt->size) : NULL;
 	ws->conns = calloc(w->n_conns ? w->n_conns : 1, sizeof *ws->conns);
-	if (!ws->loop || !ws->scratch || !ws->msg || !ws->conns)
+	if (!ws->loop || !ws->scratch || !ws->msg || !ws->conns || (ws->kt && !ws->kt_msg))
 		return -1;
 	for (uint64_t j = 0; j < w->n_conns; j++) {
 		struct bconn *c = &ws->conns[j];
@@ -719,8 +1027,11 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 		c->state = BC_DEAD;
 		c->ws = ws;
 		c->index = (uint32_t)j;
+		c->hdr_want = ws->hdr_need;
 		c->ring = malloc(ws->ring_size * sizeof *c->ring);
 		if (!c->ring)
+			return -1;
+		if (ws->kt && !(c->kt = calloc(ws->kt_slots, sizeof *c->kt)))
 			return -1;
 		for (uint32_t i = 0; i < ws->ring_size; i++)
 			c->ring[i].seq = NO_SEQ;
@@ -739,6 +1050,12 @@ static int setup(struct wstate *ws, struct ts_bench_worker *w)
 			.frame_len = (uint32_t)opt->size,
 		};
 		ts_proto_encode_hdr(ws->msg, &h);
+		if (ws->kt) {
+			static const struct ts_proto_kts ask = { 0 };
+			h.hdr_len = TS_PROTO_KTS_HDR_LEN;
+			ts_proto_encode_hdr(ws->kt_msg, &h);
+			ts_proto_put_kts_ext(ws->kt_msg + TS_PROTO_HDR_LEN, &ask);
+		}
 	}
 #ifdef __linux__
 	if (ws->interval_ns) {
@@ -761,6 +1078,7 @@ static void teardown(struct wstate *ws)
 		for (uint64_t j = 0; j < ws->w->n_conns; j++) {
 			conn_kill(&ws->conns[j], NOT_COUNTED);
 			free(ws->conns[j].ring);
+			free(ws->conns[j].kt);
 		}
 	}
 	if (ws->timer_fd >= 0)
@@ -768,6 +1086,7 @@ static void teardown(struct wstate *ws)
 	ts_evloop_free(ws->loop);
 	free(ws->scratch);
 	free(ws->msg);
+	free(ws->kt_msg);
 	free(ws->conns);
 }
 

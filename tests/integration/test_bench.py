@@ -15,7 +15,7 @@ import re
 import signal
 import time
 
-from harness import (Process, Server, TcpPeer, TempDir, UdpPeer, free_port,
+from harness import (Process, Server, SkipTest, TcpPeer, TempDir, UdpPeer, free_port,
                      require_binary, run_tsecho)
 
 LO = "127.0.0.1"
@@ -33,7 +33,8 @@ JSON_KEYS = {"schema", "tsecho_version", "kind", "target", "transport", "mode",
              "connections_opened", "ended_early", "server_gone_s", "interrupted",
              "elapsed_s", "fault", "latency_ms", "uncorrected_ms", "histogram",
              "uncorrected_histogram", "engine", "client_cpu_s",
-             "client_cpu_us_per_message", "client_busy", "client_saturated"}
+             "client_cpu_us_per_message", "client_busy", "client_saturated",
+             "breakdown_ms"}
 ERROR_KINDS = {"connect", "closed", "reset", "unreachable", "too_big",
                "error_frame", "bad_reply", "resource"}
 ROUND_MS = 0.002            # figures may be rounded to 0.001 ms
@@ -170,11 +171,15 @@ def check_hist(h, stats, what):
 
 
 def check_bench_json(doc, what, loop, transport="tcp", mode="probe",
-                     connections=None, threads=None, size=64):
-    """Schema 1 of docs/bench.md; returns doc."""
+                     connections=None, threads=None, size=64, kt=False):
+    """Schema 1 of docs/bench.md; returns doc.  kt: --kernel-timestamps,
+    whose breakdown_ms check_breakdown judges; null without it."""
     keys = set(doc)
     assert keys == JSON_KEYS, "%s: keys missing %r, unexpected %r" % (
         what, sorted(JSON_KEYS - keys), sorted(keys - JSON_KEYS))
+    if not kt:
+        assert doc["breakdown_ms"] is None, "%s: breakdown_ms %r without " \
+            "--kernel-timestamps, want null" % (what, doc["breakdown_ms"])
     assert doc["schema"] == 1 and is_int(doc["schema"]), (what, doc["schema"])
     assert isinstance(doc["tsecho_version"], str) and \
         re.match(r"\d+\.\d+", doc["tsecho_version"]), (what, doc["tsecho_version"])
@@ -1052,3 +1057,188 @@ def test_bench_text_against_tsecho():
                        (("--text", "-s", "16"), "at least 32 bytes")):
         r = bench(*args, LO)
         assert r.code == 2 and says in r.err, r.describe()
+
+
+# ------------------------------------------------------------ kernel timestamps
+
+PARTS = ["client_send", "network_out", "server_wakeup", "server_processing",
+         "server_send", "network_back", "client_wakeup"]
+PART_NAMES = ["client send path", "network out", "server wake-up",
+              "server processing", "server send path", "network back",
+              "client wake-up"]
+# The parts the server's kernel times are needed for (t2 and t3, the
+# processing, come with every reply).
+SERVER_KT_PARTS = {"network_out", "server_wakeup", "server_send", "network_back"}
+BREAKDOWN_KEYS = set(PARTS) | {"clock", "refused", "server_rx", "server_tx",
+                               "probes", "complete", "remainder", "note",
+                               "sample_every"}
+PART_STATS = {"min", "mean", "p50", "p99", "max", "count"}
+KT_HEADER_RE = re.compile(r"^kernel timestamps \(software; ([^)]*)\): sampled every "
+                          r"(\d+) messages: (\d+) samples, (\d+) with every part$")
+KT_PART_RE = re.compile(r"^  (%s)\s+(unavail\.|-?%s)\s" % ("|".join(PART_NAMES), N))
+
+
+def kt_server(*extra):
+    """A server that fills in its kernel times, with no UDP limits (a
+    dropped reply would stall a closed-loop UDP connection)."""
+    return Server("-q", "--engine", "epoll", "--udp-rate", "0", "--udp-budget", "0",
+                  *extra)
+
+
+def check_breakdown(doc, what, every, server_kt=True):
+    """breakdown_ms of a loopback run sampling one message in every."""
+    b = doc["breakdown_ms"]
+    assert isinstance(b, dict) and set(b) == BREAKDOWN_KEYS, \
+        "%s: breakdown_ms keys missing %r, unexpected %r in %r" % (
+            what, sorted(BREAKDOWN_KEYS - set(b or {})),
+            sorted(set(b or {}) - BREAKDOWN_KEYS), b)
+    assert b["sample_every"] == every, (what, b["sample_every"])
+    assert b["clock"] == "one host", "%s: loopback, clock %r" % (what, b["clock"])
+    assert b["refused"] is None, "%s: refused %r" % (what, b["refused"])
+    assert b["server_rx"] is server_kt and b["server_tx"] is server_kt, (what, b)
+    assert isinstance(b["note"], str) and b["note"], (what, b["note"])
+    # One in `every` of each connection's messages, its phase its own:
+    # at most one more per connection than messages / every.
+    bound = doc["messages"] / every + doc["connections_opened"]
+    assert 0 < b["probes"] <= bound, "%s: %d samples of %d messages, want 1..%d" % (
+        what, b["probes"], doc["messages"], bound)
+    assert 0 <= b["complete"] <= b["probes"], (what, b)
+    for k in PARTS:
+        part = b[k]
+        if not server_kt and k in SERVER_KT_PARTS:
+            assert part is None, "%s: %s is %r without the server's kernel times" % (
+                what, k, part)
+            continue
+        assert isinstance(part, dict) and set(part) == PART_STATS, "%s: %s = %r" % (
+            what, k, part)
+        assert is_int(part["count"]) and 0 < part["count"] <= b["probes"], (what, k, part)
+        # One clock: no part can be negative.
+        assert part["min"] >= 0, "%s: %s min %r on one clock" % (what, k, part["min"])
+        assert part["min"] <= part["p50"] <= part["p99"] <= part["max"] + ROUND_MS, \
+            (what, k, part)
+    if server_kt:
+        assert b["complete"] > 0, "%s: no sample with every part: %r" % (what, b)
+        rem = b["remainder"]
+        assert rem["count"] == b["complete"], (what, rem)
+        assert abs(rem["mean"]) < 0.05, "%s: the parts of complete samples miss " \
+            "their round trip by %r ms on average" % (what, rem["mean"])
+    else:
+        assert b["complete"] == 0 and b["remainder"] is None, (what, b)
+    return b
+
+
+def test_bench_kernel_timestamps_tcp_and_udp():
+    """Against a server with --kernel-timestamps every part comes, one
+    sample in ten messages, on one clock, and the parts add up."""
+    with kt_server("--kernel-timestamps") as srv:
+        for transport, port in (("tcp", srv.tcp_port), ("udp", srv.udp_port)):
+            what = "--kernel-timestamps --%s" % transport
+            r = bench("--" + transport, "--kernel-timestamps", "--sample-every", "10",
+                      "-c", "8", "-t", "1s", "-q", "--json", target(port), timeout=30)
+            doc = bench_json(r, what)
+            check_bench_json(doc, what, "closed", transport=transport, connections=8,
+                             size=84, kt=True)
+            assert doc["messages"] > 0 and doc["errors"] == 0, (what, doc)
+            check_breakdown(doc, what, 10)
+
+
+def test_bench_kernel_timestamps_text():
+    """The text result: the table after the latency lines, a line a part."""
+    with kt_server("--kernel-timestamps") as srv:
+        r = bench("--kernel-timestamps", "--sample-every", "10", "-c", "8", "-t", "1s",
+                  "-q", target(srv.tcp_port), timeout=30)
+        assert r.code == 0, r.describe()
+        res = parse_text(r.out, "--kernel-timestamps text")
+        assert res["size"] == 84, "the default size with the option: %r" % res
+        lines = r.out.splitlines()
+        heads = [i for i, l in enumerate(lines) if KT_HEADER_RE.match(l)]
+        assert len(heads) == 1, "want one kernel timestamps line in:\n%s" % r.out
+        lat = [i for i, l in enumerate(lines) if LATENCY_RE.match(l)]
+        assert lat and heads[0] > lat[0], "the table comes after the latency:\n%s" % r.out
+        clock, every, samples, complete = KT_HEADER_RE.match(lines[heads[0]]).groups()
+        assert clock == "both ends on one clock: exact" and every == "10", lines[heads[0]]
+        assert 0 < int(complete) <= int(samples), lines[heads[0]]
+        parts = [m.group(1) for m in map(KT_PART_RE.match, lines) if m]
+        assert parts == PART_NAMES, "one line a part, in order: %r in\n%s" % (parts, r.out)
+        assert any("the parts add up to the rtt" in l for l in lines), r.out
+        assert any(l.startswith("  note: ") for l in lines), r.out
+
+
+def test_bench_kernel_timestamps_without_the_servers():
+    """A server without --kernel-timestamps: its parts are unavailable, the
+    client's come, and the run is as good as any."""
+    with kt_server() as srv:
+        for transport, port in (("tcp", srv.tcp_port), ("udp", srv.udp_port)):
+            what = "--kernel-timestamps --%s, server without" % transport
+            r = bench("--" + transport, "--kernel-timestamps", "--sample-every", "10",
+                      "-c", "8", "-t", "1s", "-q", "--json", target(port), timeout=30)
+            doc = bench_json(r, what)
+            check_bench_json(doc, what, "closed", transport=transport, connections=8,
+                             size=84, kt=True)
+            b = check_breakdown(doc, what, 10, server_kt=False)
+            assert "--kernel-timestamps" in b["note"], (what, b["note"])
+        r = bench("--kernel-timestamps", "-c", "2", "-t", "500ms", "-q",
+                  target(srv.tcp_port), timeout=30)
+        assert r.code == 0, r.describe()
+        parts = {m.group(1): m.group(2) for m in map(KT_PART_RE.match, r.out.splitlines())
+                 if m}
+        assert parts["server wake-up"] == "unavail." and \
+            parts["client wake-up"] != "unavail.", r.out
+
+
+def test_bench_kernel_timestamps_io_uring_and_builtin():
+    """The io_uring load engine raises the same error events, and the
+    built-in server has the kernel times."""
+    with kt_server("--kernel-timestamps") as srv:
+        t = target(srv.tcp_port)
+        if bench("--engine", "io_uring", "-n", "10", "-c", "1", "-q", t).code != 0:
+            raise SkipTest("no io_uring load engine here")
+        what = "--engine io_uring --kernel-timestamps"
+        r = bench("--engine", "io_uring", "--kernel-timestamps", "--sample-every", "10",
+                  "-c", "8", "-t", "1s", "-q", "--json", t, timeout=30)
+        doc = bench_json(r, what)
+        check_bench_json(doc, what, "closed", connections=8, size=84, kt=True)
+        assert doc["engine"] == "io_uring", doc["engine"]
+        check_breakdown(doc, what, 10)
+    r = bench("--kernel-timestamps", "--sample-every", "5", "-c", "2", "-t", "500ms",
+              "-q", "--json", timeout=30)
+    doc = bench_json(r, "built-in server")
+    check_breakdown(doc, "built-in server", 5)
+
+
+def test_bench_kernel_timestamps_open_loop_and_merge():
+    """Open loop over UDP samples too; a saved result with breakdown_ms
+    merges (the breakdown is left out of the merged result)."""
+    with kt_server("--kernel-timestamps") as srv, TempDir() as tmp:
+        what = "--kernel-timestamps --rate"
+        r = bench("--udp", "--kernel-timestamps", "--sample-every", "10", "--rate", "2000",
+                  "-c", "4", "-t", "1s", "-q", "--json", target(srv.udp_port), timeout=30)
+        doc = bench_json(r, what)
+        check_bench_json(doc, what, "open", transport="udp", connections=4, size=84,
+                         kt=True)
+        check_breakdown(doc, what, 10)
+        a, b = tmp.file("a.json"), tmp.file("b.json")
+        with open(a, "w") as f:
+            f.write(r.out)
+        r = bench("--udp", "-s", "84", "--rate", "2000", "-c", "4", "-t", "1s", "-q",
+                  "--json", target(srv.udp_port), timeout=30)
+        with open(b, "w") as f:
+            f.write(r.out)
+        r = merge(a, b, "--json")
+        m = bench_json(r, "merge with breakdown_ms")
+        check_bench_json(m, "merge with breakdown_ms", "open", transport="udp",
+                         connections=None, size=84)
+        assert m["messages"] == doc["messages"] + json.loads(open(b).read())["messages"]
+
+
+def test_bench_kernel_timestamps_refused_combinations():
+    for args, says in ((("--sample-every", "10"), "--sample-every needs --kernel-timestamps"),
+                       (("--kernel-timestamps", "--echo"), "binary protocol"),
+                       (("--kernel-timestamps", "--text"), "binary protocol"),
+                       (("--kernel-timestamps", "--stamp"), "binary protocol"),
+                       (("-s", "64", "--kernel-timestamps"), "at least 84 bytes"),
+                       (("--kernel-timestamps", "--sample-every", "0"), "want 1..1000000")):
+        r = bench(*args, "-t", "1s", LO)
+        assert r.code == 2, "%r: %s" % (args, r.describe())
+        line = one_stderr_line(r, repr(args))
+        assert says in line, "%r: %r" % (args, line)
