@@ -58,11 +58,11 @@ static const char *kt_note(const struct ts_bench_result *r)
 		       "--kernel-timestamps): only the client's parts and the server's "
 		       "processing are available";
 	if (r->kt->mm[TS_PART_SERVER_WAKE].n == 0)
-		return "the server says its kernel timestamps are on but sent no kernel times "
-		       "(its engine may lack them: tsecho server --engine epoll): only the "
-		       "client's parts and the server's processing are available";
-	return "each connection's last sample has no server send path or network back: no "
-	       "later reply carried the server's send time";
+		return "the server says its kernel timestamps are on but sent no kernel times: "
+		       "only the client's parts and the server's processing are available";
+	return "each connection's last sample has no server send path or network back (no "
+	       "later reply carried the server's send time); against a server in its "
+	       "default auto mode, each connection's first sample has no server receive time";
 }
 
 /* The breakdown as the writers take it; NULL without --kernel-timestamps. */

@@ -71,7 +71,7 @@ RTT_ONLY_OPTIONAL = {"note", "jitter", "jitter_run"}
 JSON_KEYS = {"schema", "tsecho_version", "mode", "transport", "target", "size",
              "interval_ms", "synced", "packets", "duration_ms", "rtt_ms",
              "net_rtt_ms", "residence_ms", "residence_from", "jitter_ms",
-             "jitter_run_ms", "offset_ms", "one_way_ms"}
+             "jitter_run_ms", "offset_ms", "one_way_ms", "breakdown_ms"}
 PACKET_KEYS = {"sent", "received", "lost", "loss_pct", "duplicates",
                "reordered", "lost_forward", "lost_backward"}
 RTT_KEYS = {"min", "mean", "max", "stddev", "p50", "p90", "p99", "p99_9"}
@@ -226,6 +226,8 @@ def check_json(doc, what, mode, transport, sent=None, received=None,
     want = JSON_KEYS | ({"samples"} if samples else set())
     assert keys == want, "%s: keys missing %r, unexpected %r" % (
         what, sorted(want - keys), sorted(keys - want))
+    # Only --kernel-timestamps fills it (no test here asks for it).
+    assert doc["breakdown_ms"] is None, (what, doc["breakdown_ms"])
     assert doc["schema"] == 1, (what, doc["schema"])
     assert isinstance(doc["tsecho_version"], str) and \
         re.match(r"\d+\.\d+", doc["tsecho_version"]), (what, doc["tsecho_version"])
