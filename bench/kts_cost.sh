@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # What asking for kernel timestamps costs, and where a loopback round trip
-# goes.  Three configurations of TCP ping-pong (`tsecho ping -i 0 -s 84 -c
+# goes.  Four configurations of TCP ping-pong (`tsecho ping -i 0 -s 84 -c
 # COUNT`, one connection, the next probe as soon as the reply is in),
 # against `tsecho server` on each engine, side by side in one run:
 #
-#   off   the server without --kernel-timestamps, ping without it
-#   on    the server with it, ping without (a client that does not ask:
-#         what turning it on by default would cost everyone)
-#   ask   both with it (the whole cost of a breakdown)
+#   off   the server with --kernel-timestamps=off, ping without the option
+#   auto  the server as it comes (auto), ping without: what the default
+#         costs a client that does not ask
+#   on    the server with --kernel-timestamps (=on), ping without: the
+#         receive timestamps every connection then has
+#   ask   the server as it comes, ping --kernel-timestamps: the whole cost
+#         of a breakdown, both ends
 #
 # For each: ping's median RTT (rtt_ms.p50) and the server's round trips per
 # CPU second (COUNT over the server's CPU time, all threads, from
-# /proc/PID/task/*/schedstat, in ns).  Runs rotate the order of the three;
+# /proc/PID/task/*/schedstat, in ns).  Runs rotate the order of the four;
 # the medians of RUNS runs are compared, as ratios to off.  Then system
 # calls per round trip (strace -c -f on the server, repeatable where
 # seconds are not) for the three, and a breakdown of the parts (their
@@ -64,10 +67,19 @@ start() {
 	port=$(tcp_port_of "$tmp/out" "$tmp/err" "$server_pid")
 }
 
+# server_args CONFIG: the server's option for CONFIG, into srv.
+server_args() {
+	case $1 in
+	off) srv=(--kernel-timestamps=off) ;;
+	on) srv=(--kernel-timestamps=on) ;;
+	*) srv=() ;;
+	esac
+}
+
 # one ENGINE CONFIG: one run; prints "P50_MS ROUND_TRIPS_PER_CPU_S".
 one() {
 	local engine=$1 config=$2 before after srv=() cli=()
-	[[ $config != off ]] && srv=(--kernel-timestamps)
+	server_args "$config"
 	[[ $config == ask ]] && cli=(--kernel-timestamps)
 	start "$engine" "${srv[@]}"
 	before=$(cpu_ns "$server_pid")
@@ -91,7 +103,7 @@ syscalls() {
 		echo "n/a"
 		return
 	}
-	[[ $config != off ]] && srv=(--kernel-timestamps)
+	server_args "$config"
 	[[ $config == ask ]] && cli=(--kernel-timestamps)
 	strace -f -c -o "$tmp/strace" "$tsecho" server -q -l 127.0.0.1 -p 0 --no-udp \
 		--engine "$engine" "${srv[@]}" >"$tmp/out" 2>"$tmp/err" &
@@ -111,7 +123,7 @@ median() {
 	sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-configs=(off on ask)
+configs=(off auto on ask)
 echo "kts_cost: $count ping-pong round trips per run, $runs runs, pin=$pin, $(uname -sr)"
 for engine in $engines; do
 	if ! "$tsecho" server --engine "$engine" --help >/dev/null 2>&1; then
@@ -120,8 +132,8 @@ for engine in $engines; do
 	fi
 	: >"$tmp/results"
 	for ((r = 0; r < runs; r++)); do
-		for ((k = 0; k < 3; k++)); do
-			c=${configs[$(((r + k) % 3))]}
+		for ((k = 0; k < ${#configs[@]}; k++)); do
+			c=${configs[$(((r + k) % ${#configs[@]}))]}
 			echo "$c $(one "$engine" "$c")" >>"$tmp/results"
 		done
 	done

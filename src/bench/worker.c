@@ -274,9 +274,11 @@ static void kt_sent(struct bconn *c, uint64_t k, int sampled, int64_t t1, int64_
 }
 
 /* The reply to sampled message k of c came, its header (with the
- * extension) at frame, hdr_bytes of it; counted: it was recorded. */
+ * extension) at frame, hdr_bytes of it; counted: it was recorded.
+ * rx_ns: the kernel's receive time of the read, when the reply ended it
+ * (on TCP the read's time is that of its newest segment), else 0. */
 static void kt_reply(struct bconn *c, uint64_t k, const uint8_t *frame, size_t hdr_bytes,
-		     int counted, int64_t now_raw_ns)
+		     int counted, int64_t now_raw_ns, int64_t rx_ns)
 {
 	struct wstate *ws = c->ws;
 	struct ts_bench_worker *w = ws->w;
@@ -306,7 +308,7 @@ static void kt_reply(struct bconn *c, uint64_t k, const uint8_t *frame, size_t h
 		 * only now). */
 		ts_clock_pair(&wall_ns, &raw_ns);
 		slot->p.t4 = wall_ns - (raw_ns - now_raw_ns);
-		slot->p.client_rx = ws->rx_ns;
+		slot->p.client_rx = rx_ns;
 		slot->p.server_rx = (int64_t)ext.rx_ns;
 	}
 	/* The server's send time of an earlier sample; those before this
@@ -488,7 +490,7 @@ static void conn_flush_pending(struct bconn *c, int64_t now_raw_ns)
 /* Accounts the reply to message seq of connection c; kt_frame: the
  * header of a sampled reply, kt_len bytes of it (NULL for the others). */
 static void take_reply(struct bconn *c, uint64_t seq, int64_t now_raw_ns, const uint8_t *kt_frame,
-		       size_t kt_len)
+		       size_t kt_len, int64_t kt_rx_ns)
 {
 	struct wstate *ws = c->ws;
 	struct ts_bench_worker *w = ws->w;
@@ -520,7 +522,7 @@ static void take_reply(struct bconn *c, uint64_t seq, int64_t now_raw_ns, const 
 		}
 	}
 	if (kt_frame && c->kt_on)
-		kt_reply(c, seq, kt_frame, kt_len, counted, now_raw_ns);
+		kt_reply(c, seq, kt_frame, kt_len, counted, now_raw_ns, kt_rx_ns);
 	conn_send(c, now_raw_ns);
 }
 
@@ -598,7 +600,7 @@ static void conn_lines(struct bconn *c, const uint8_t *buf, size_t len, int64_t 
 			conn_kill(c, kind);
 			return;
 		}
-		take_reply(c, seq, now_raw_ns, NULL, 0);
+		take_reply(c, seq, now_raw_ns, NULL, 0, 0);
 	}
 }
 
@@ -650,9 +652,10 @@ static void conn_stream(struct bconn *c, const uint8_t *buf, size_t len, int64_t
 		c->hdr_got = 0;
 		if (c->hdr_want > ws->hdr_need) {
 			c->hdr_want = ws->hdr_need;
-			take_reply(c, c->cur_seq, now_raw_ns, c->hdr, TS_PROTO_KTS_HDR_LEN);
+			take_reply(c, c->cur_seq, now_raw_ns, c->hdr, TS_PROTO_KTS_HDR_LEN,
+				   len == 0 ? ws->rx_ns : 0);
 		} else {
-			take_reply(c, c->cur_seq, now_raw_ns, NULL, 0);
+			take_reply(c, c->cur_seq, now_raw_ns, NULL, 0, 0);
 		}
 	}
 }
@@ -716,9 +719,9 @@ static void conn_read(struct bconn *c)
 		if ((size_t)n != ws->opt->size || reply_seq(ws, ws->scratch, &seq, &hdr_len) != 0)
 			continue;
 		if (c->kt_on && hdr_len >= TS_PROTO_KTS_HDR_LEN)
-			take_reply(c, seq, now_raw_ns, ws->scratch, (size_t)n);
+			take_reply(c, seq, now_raw_ns, ws->scratch, (size_t)n, ws->rx_ns);
 		else
-			take_reply(c, seq, now_raw_ns, NULL, 0);
+			take_reply(c, seq, now_raw_ns, NULL, 0, 0);
 	}
 	kt_after_read(c);
 }

@@ -1165,9 +1165,18 @@ def test_bench_kernel_timestamps_text():
 
 
 def test_bench_kernel_timestamps_without_the_servers():
-    """A server without --kernel-timestamps: its parts are unavailable, the
-    client's come, and the run is as good as any."""
+    """A server with --kernel-timestamps=off: its parts are unavailable, the
+    client's come, and the run is as good as any.  One as it comes (auto)
+    turns them on with each connection's first sample, which therefore
+    lacks the server's receive time alone."""
     with kt_server() as srv:
+        what = "--kernel-timestamps, server in auto mode"
+        r = bench("--kernel-timestamps", "--sample-every", "10", "-c", "8", "-t", "1s", "-q",
+                  "--json", target(srv.tcp_port), timeout=30)
+        b = check_breakdown(bench_json(r, what), what, 10)
+        assert b["network_out"]["count"] == b["probes"] - 8, (what, b)
+        assert b["client_send"]["count"] == b["probes"], (what, b)
+    with kt_server("--kernel-timestamps=off") as srv:
         for transport, port in (("tcp", srv.tcp_port), ("udp", srv.udp_port)):
             what = "--kernel-timestamps --%s, server without" % transport
             r = bench("--" + transport, "--kernel-timestamps", "--sample-every", "10",

@@ -37,7 +37,7 @@ SUMMARY_RE = re.compile(
 JSON_KEYS = {"schema", "tsecho_version", "mode", "transport", "target", "size",
              "interval_ms", "synced", "packets", "duration_ms", "rtt_ms",
              "net_rtt_ms", "residence_ms", "residence_from", "jitter_ms",
-             "jitter_run_ms", "offset_ms", "one_way_ms"}
+             "jitter_run_ms", "offset_ms", "one_way_ms", "breakdown_ms"}
 PACKET_KEYS = {"sent", "received", "lost", "loss_pct", "duplicates",
                "reordered", "lost_forward", "lost_backward"}
 MMM_KEYS = {"min", "mean", "max"}

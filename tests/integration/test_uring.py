@@ -281,8 +281,9 @@ def kt_reply(probe, raw):
 def test_kernel_timestamps_on_io_uring():
     """--kernel-timestamps on the ring, over TCP: probes one at a time,
     four in one write, and one split across two writes.  Every reply says
-    both timestamps are on and carries the kernel's receive time (before
-    t2); from the second on each carries the send time of an earlier reply
+    both timestamps are on; each that ends a receive carries the kernel's
+    receive time (before t2), the others of a burst none (the kernel gives
+    one time per read); from the second on each carries the send time of an earlier reply
     (after that reply's t3).  On loopback the record is there when the send
     completes, so a probe sent after its predecessor's reply names that
     one.  The payloads come back unchanged; end of file closes as ever."""
@@ -315,7 +316,10 @@ def test_kernel_timestamps_on_io_uring():
         t3 = {}
         for i, r in enumerate(got):
             assert r["flags"] == KTS_RX | KTS_TX | KTS_SERVER, r
-            assert 0 < r["rx_ns"] <= r["t2"], r
+            if r["seq"] in (10, 11, 12):
+                assert r["rx_ns"] == 0, r
+            else:
+                assert 0 < r["rx_ns"] <= r["t2"], r
             if i == 0:
                 assert r["tx_seq"] == 0 and r["tx_ns"] == 0, r
             else:
@@ -344,10 +348,14 @@ def test_kernel_timestamps_on_a_tiny_ring():
         with tcp_connect(LO, srv.tcp_port) as s:
             frames = [kt_probe(seq) for seq in range(30)]
             s.sendall(b"".join(frames))
+            with_rx = 0
             for f in frames:
                 r = kt_reply(f, recv_frame(s)["raw"])
                 assert r["flags"] == KTS_RX | KTS_TX | KTS_SERVER, r
-                assert 0 < r["rx_ns"] <= r["t2"], r
+                # Only a frame that ends a receive has its time.
+                assert r["rx_ns"] == 0 or 0 < r["rx_ns"] <= r["t2"], r
+                with_rx += r["rx_ns"] > 0
+            assert with_rx > 0
         with tcp_connect(LO, srv.tcp_port) as s:
             text_exchange(s, b"hello with kernel timestamps\n")
         srv.stop()
@@ -358,11 +366,25 @@ def test_kernel_timestamps_on_a_tiny_ring():
     assert code == 1 and "--uring-buffer-size 256 or more" in err, (code, err)
 
 
-def test_kernel_timestamp_extension_without_the_option():
-    """Without --kernel-timestamps the ring's server still knows the
-    extension: flags SERVER alone, every time 0, the rest as asked."""
+def test_kernel_timestamp_extension_auto_and_off():
+    """By default (auto) the first probe that asks turns timestamps on:
+    its reply says so but has no receive time (the plain receive that read
+    it is then replaced by a recvmsg), the next ones have it.  With
+    --kernel-timestamps=off the server still knows the extension: flags
+    SERVER alone, every time 0, the rest as asked."""
     require_uring()
     with uring_server() as srv:
+        with tcp_connect(LO, srv.tcp_port) as s:
+            replies = []
+            for seq in (1, 2, 3):
+                f = kt_probe(seq)
+                s.sendall(f)
+                replies.append(kt_reply(f, recv_frame(s)["raw"]))
+        assert all(r["flags"] == KTS_RX | KTS_TX | KTS_SERVER for r in replies), replies
+        assert replies[0]["rx_ns"] == 0, replies[0]
+        assert all(0 < r["rx_ns"] <= r["t2"] for r in replies[1:]), replies
+        assert replies[2]["tx_seq"] == 2 and replies[1]["tx_seq"] == 1, replies
+    with uring_server("--kernel-timestamps=off") as srv:
         with tcp_connect(LO, srv.tcp_port) as s:
             frames = [kt_probe(seq) for seq in (1, 2, 3)]
             s.sendall(frames[0])
