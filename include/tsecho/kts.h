@@ -9,7 +9,8 @@
  * one from before the queueing discipline), keyed by a counter
  * (SOF_TIMESTAMPING_OPT_ID): for TCP the offset of the send's last byte
  * in the stream since timestamping was enabled, for UDP the number of
- * datagrams sent before it.  All times are CLOCK_REALTIME nanoseconds.
+ * datagrams sent before it that asked for a timestamp.  All times are
+ * CLOCK_REALTIME nanoseconds.
  * docs/measurement.md says where in the kernel each is taken.
  *
  * Per send (TS_KTS_PER_SEND): the socket asks for no transmit times of

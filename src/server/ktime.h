@@ -4,7 +4,8 @@
  *
  * A flow is a TCP connection or a UDP peer.  Each reply's send is keyed
  * as the kernel keys its transmit timestamp (kts.h): on TCP the stream
- * offset of the reply's last byte, on UDP the socket's datagram count.
+ * offset of the reply's last byte, on UDP the count of the socket's sends
+ * that asked for their transmit time (only replies that asked do).
  * When a record comes back from the error queue, the reply with that key
  * gets its transmit time, and the flow's next reply carries it
  * (docs/protocol.md, "Kernel timestamps"). */
@@ -57,7 +58,7 @@ uint64_t ts_kt_seq(const uint8_t *frame);
  * turns: the one that loses gets no server transmit time). */
 enum { TS_KT_PEERS = 256 };
 struct ts_kt_udp {
-	uint32_t key; /* datagrams sent on the socket so far */
+	uint32_t key; /* sends on the socket that asked, so far */
 	struct ts_kt_recent recent;
 	struct {
 		struct sockaddr_storage peer;
