@@ -217,20 +217,18 @@ static void kt_auto(struct conn *c, bool idle)
 	c->kt.base = c->kt.stream;
 }
 
-/* Turns the probe frame at p (header h), which is at offset at of the
- * stream of replies, into its reply, where it is.  t3 is t2 plus the
- * residence measured on the raw clock (docs/measurement.md).  ends_read:
- * the frame's last byte is the read's, so the kernel's receive time of
- * the read (that of its newest segment) is this probe's; the others in
- * the same read get none.  idle: nothing handed to the engine waits to
- * be written (kt_auto). */
-static void stamp_probe(struct conn *c, uint8_t *p, const struct ts_proto_hdr *h, uint64_t at,
-			bool ends_read, bool idle, int64_t rx_wall_ns, int64_t rx_raw_ns)
+/* The kernel-timestamp extension of the probe frame at p (header h, at
+ * offset at of the stream of replies), when it has one.  ends_read: the
+ * frame's last byte is the read's, so the kernel's receive time of the
+ * read (that of its newest segment) is this probe's; the others in the
+ * same read get none.  idle: nothing handed to the engine waits to be
+ * written (kt_auto).  Out of line: most probes have no extension, and
+ * their path stays as short as before. */
+static __attribute__((noinline)) void stamp_kt(struct conn *c, uint8_t *p,
+					       const struct ts_proto_hdr *h, uint64_t at,
+					       bool ends_read, bool idle)
 {
-	struct ts_server *srv = c->srv;
-	int64_t t3_wall_ns;
-
-	if (h->hdr_len > TS_PROTO_HDR_LEN && !c->kt.on)
+	if (!c->kt.on)
 		kt_auto(c, idle);
 	if (ts_kt_fill(p, h->hdr_len, c->kt.on, ends_read ? c->kt.cur_rx_ns : 0, &c->kt.last) &&
 	    c->kt.on) {
@@ -238,6 +236,21 @@ static void stamp_probe(struct conn *c, uint8_t *p, const struct ts_proto_hdr *h
 			   0);
 		c->kt.want_tx = true;
 	}
+}
+
+/* Turns the probe frame at p (header h), which is at offset at of the
+ * stream of replies, into its reply, where it is.  t3 is t2 plus the
+ * residence measured on the raw clock (docs/measurement.md).  ends_read,
+ * idle: for stamp_kt. */
+static inline void stamp_probe(struct conn *c, uint8_t *p, const struct ts_proto_hdr *h,
+			       uint64_t at, bool ends_read, bool idle, int64_t rx_wall_ns,
+			       int64_t rx_raw_ns)
+{
+	struct ts_server *srv = c->srv;
+	int64_t t3_wall_ns;
+
+	if (h->hdr_len > TS_PROTO_HDR_LEN)
+		stamp_kt(c, p, h, at, ends_read, idle);
 	t3_wall_ns = rx_wall_ns + (ts_raw_ns() - rx_raw_ns);
 	ts_proto_make_reply(p, (uint64_t)rx_wall_ns, (uint64_t)t3_wall_ns);
 	srv->stats.traffic[TS_STAT_BINARY][TS_STAT_TCP].messages++;
