@@ -83,6 +83,9 @@ int ts_kts_ask_send(struct msghdr *mh, unsigned what);
  * TS_KTS_SCHED) on this send alone, on a socket enabled with
  * TS_KTS_PER_SEND.  Returns what sendmsg returns; errno as it sets it. */
 ssize_t ts_kts_send_stamped(int fd, const void *buf, size_t len, int flags, unsigned what);
+/* ... and sendto: to the address to (to_len bytes of it). */
+ssize_t ts_kts_sendto_stamped(int fd, const void *buf, size_t len, int flags,
+			      const struct sockaddr_storage *to, socklen_t to_len, unsigned what);
 
 /* Reads up to cap transmit records waiting on fd's error queue, without
  * blocking.  Returns how many (0: none waiting), or -errno for a failure

@@ -226,6 +226,12 @@ ssize_t ts_kts_recv(int fd, void *buf, size_t len, int flags, struct sockaddr_st
 
 ssize_t ts_kts_send_stamped(int fd, const void *buf, size_t len, int flags, unsigned what)
 {
+	return ts_kts_sendto_stamped(fd, buf, len, flags, NULL, 0, what);
+}
+
+ssize_t ts_kts_sendto_stamped(int fd, const void *buf, size_t len, int flags,
+			      const struct sockaddr_storage *to, socklen_t to_len, unsigned what)
+{
 	union {
 		uint8_t bytes[TS_KTS_CONTROL_LEN];
 		struct cmsghdr align;
@@ -233,6 +239,8 @@ ssize_t ts_kts_send_stamped(int fd, const void *buf, size_t len, int flags, unsi
 	/* sendmsg does not write to it: iovec has no const. */
 	struct iovec iov = { (void *)(uintptr_t)buf, len };
 	struct msghdr mh = {
+		.msg_name = (void *)(uintptr_t)to, /* nor to this */
+		.msg_namelen = to ? to_len : 0,
 		.msg_iov = &iov,
 		.msg_iovlen = 1,
 		.msg_control = control.bytes,

@@ -122,28 +122,6 @@ static size_t answer_echo(struct ts_server *srv, const struct sockaddr_storage *
 	return n;
 }
 
-/* sendto that asks the kernel for the datagram's transmit time. */
-static ssize_t send_stamped(int fd, uint8_t *p, size_t n, struct sockaddr_storage *peer,
-			    socklen_t peer_len)
-{
-	union {
-		uint8_t bytes[TS_KTS_CONTROL_LEN];
-		struct cmsghdr align;
-	} control;
-	struct iovec iov = { p, n };
-	struct msghdr mh = {
-		.msg_name = peer,
-		.msg_namelen = peer_len,
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.bytes,
-		.msg_controllen = sizeof control.bytes,
-	};
-
-	ts_kts_ask_send(&mh, TS_KTS_TX);
-	return sendmsg(fd, &mh, 0);
-}
-
 /* Which protocol a datagram of n bytes at p speaks, for the counters. */
 static enum ts_stat_proto udp_proto(const struct listener *l, const uint8_t *p, ssize_t n)
 {
@@ -203,8 +181,7 @@ void ts_udp_on_readable(struct ts_evloop *loop, int fd, int events, void *arg)
 		}
 		if (len == 0)
 			continue;
-		/* A probe that asked is answered in place, in rx. */
-		if ((asked ? send_stamped(fd, srv->rx, len, &peer, peer_len)
+		if ((asked ? ts_kts_sendto_stamped(fd, reply, len, 0, &peer, peer_len, TS_KTS_TX)
 			   : sendto(fd, reply, len, 0, (struct sockaddr *)&peer, peer_len)) < 0) {
 			/* A full send buffer drops the reply, as the network
 			 * would; the sender sees it as loss. */

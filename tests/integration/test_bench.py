@@ -1127,17 +1127,24 @@ def check_breakdown(doc, what, every, server_kt=True):
     return b
 
 
+def kt_bench(transport, port, what):
+    """`bench --kernel-timestamps --sample-every 10`, 8 connections for a
+    second over transport: its JSON result, checked as any other."""
+    r = bench("--" + transport, "--kernel-timestamps", "--sample-every", "10",
+              "-c", "8", "-t", "1s", "-q", "--json", target(port), timeout=30)
+    doc = bench_json(r, what)
+    check_bench_json(doc, what, "closed", transport=transport, connections=8, size=84,
+                     kt=True)
+    return doc
+
+
 def test_bench_kernel_timestamps_tcp_and_udp():
     """Against a server with --kernel-timestamps every part comes, one
     sample in ten messages, on one clock, and the parts add up."""
     with kt_server("--kernel-timestamps") as srv:
         for transport, port in (("tcp", srv.tcp_port), ("udp", srv.udp_port)):
             what = "--kernel-timestamps --%s" % transport
-            r = bench("--" + transport, "--kernel-timestamps", "--sample-every", "10",
-                      "-c", "8", "-t", "1s", "-q", "--json", target(port), timeout=30)
-            doc = bench_json(r, what)
-            check_bench_json(doc, what, "closed", transport=transport, connections=8,
-                             size=84, kt=True)
+            doc = kt_bench(transport, port, what)
             assert doc["messages"] > 0 and doc["errors"] == 0, (what, doc)
             check_breakdown(doc, what, 10)
 
@@ -1171,19 +1178,13 @@ def test_bench_kernel_timestamps_without_the_servers():
     lacks the server's receive time alone."""
     with kt_server() as srv:
         what = "--kernel-timestamps, server in auto mode"
-        r = bench("--kernel-timestamps", "--sample-every", "10", "-c", "8", "-t", "1s", "-q",
-                  "--json", target(srv.tcp_port), timeout=30)
-        b = check_breakdown(bench_json(r, what), what, 10)
+        b = check_breakdown(kt_bench("tcp", srv.tcp_port, what), what, 10)
         assert b["network_out"]["count"] == b["probes"] - 8, (what, b)
         assert b["client_send"]["count"] == b["probes"], (what, b)
     with kt_server("--kernel-timestamps=off") as srv:
         for transport, port in (("tcp", srv.tcp_port), ("udp", srv.udp_port)):
             what = "--kernel-timestamps --%s, server without" % transport
-            r = bench("--" + transport, "--kernel-timestamps", "--sample-every", "10",
-                      "-c", "8", "-t", "1s", "-q", "--json", target(port), timeout=30)
-            doc = bench_json(r, what)
-            check_bench_json(doc, what, "closed", transport=transport, connections=8,
-                             size=84, kt=True)
+            doc = kt_bench(transport, port, what)
             b = check_breakdown(doc, what, 10, server_kt=False)
             assert "--kernel-timestamps" in b["note"], (what, b["note"])
         r = bench("--kernel-timestamps", "-c", "2", "-t", "500ms", "-q",
