@@ -17,17 +17,21 @@
  *   cancelled, and armed again when the peer has read.  One that ends on
  *   -ENOBUFS (the ring is empty) is armed again once half the buffers are
  *   back: the bytes wait in the socket, none is lost or reordered.
- * - With --kernel-timestamps a connection's receive is a multishot recvmsg
- *   instead: each buffer then opens with the kernel's io_uring_recvmsg_out
- *   and room for one SCM_TIMESTAMPING message (the receive time of those
- *   bytes, into c->kt.rx_ns), and the payload follows at KT_HDR_LEN, where
- *   it is answered and sent from as above.  End of file is a payload of
- *   0 bytes; buffers must be KT_MIN_BUFFER bytes or more.  After each
- *   send the error queue is read for the transmit record (on loopback it
- *   is queued by the time the send completes); the ring has no error
- *   events to say when one comes late, so a read that finds none makes
- *   the next one read up to TS_KT_RECENT (kt_drain).  Connections without
- *   kernel timestamps keep the plain multishot receive, at no cost.
+ * - A connection with kernel timestamps on (from accept with
+ *   --kernel-timestamps=on; in auto mode from its first probe that asks,
+ *   when its plain receive is cancelled and armed again as this) receives
+ *   with a multishot recvmsg: each buffer then opens with the kernel's
+ *   io_uring_recvmsg_out and room for one SCM_TIMESTAMPING message (the
+ *   receive time of those bytes, into c->kt.rx_ns), and the payload
+ *   follows at KT_HDR_LEN, where it is answered and sent from as above.
+ *   End of file is a payload of 0 bytes; buffers must be KT_MIN_BUFFER
+ *   bytes or more.  A send that carries a reply that asked is a SENDMSG
+ *   with the request for its transmit time (never zero-copy), after which
+ *   the error queue is read for the record (on loopback it is queued by
+ *   the time the send completes); the ring has no error events to say
+ *   when one comes late, so a read that finds none makes the next one
+ *   read up to TS_KT_RECENT (kt_drain).  Connections without kernel
+ *   timestamps keep the plain multishot receive and sends, at no cost.
  * - UDP, STAMP, the metrics port and the wake-up pipe stay on the server's
  *   epoll loop, which the ring watches through epoll's own descriptor.
  *
