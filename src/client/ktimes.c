@@ -135,7 +135,7 @@ void ts_ping_kt_sent(struct ts_ping_kt *k, uint64_t seq, int64_t t1, size_t len,
 
 	/* The probe a window ago leaves its place: account what it has. */
 	if (s->state & ST_REPLIED && !(s->state & ST_DONE))
-		account(k, s, 0);
+		account(k, s, k->offset_ns);
 	memset(s, 0, sizeof *s);
 	s->p.seq = seq;
 	s->p.t1 = t1;
@@ -190,6 +190,7 @@ void ts_ping_kt_reply(struct ts_ping_kt *k, int fd, const struct ts_sample *smp,
 	size_t v = ts_proto_find_ext(frame, hdr_len, TS_EXT_KTS, TS_EXT_KTS_LEN);
 	uint64_t upto = smp->seq;
 
+	k->offset_ns = offset_ns;
 	if (!s || (s->state & ST_REPLIED))
 		return; /* not ours, or a duplicate */
 	s->state |= ST_REPLIED;

@@ -39,7 +39,8 @@ struct ts_ping_kt {
 	 * time: a server in auto mode turned them on with that probe. */
 	int first_without_rx;
 	char note[320];
-	int64_t rx_ns; /* the kernel receive time of the read in hand */
+	int64_t rx_ns;    /* the kernel receive time of the read in hand */
+	double offset_ns; /* the clock offset estimate, as of the last reply */
 	struct ts_breakdown_stats stats;
 	/* --samples, --report: every probe accounted, with its parts. */
 	int keep;
