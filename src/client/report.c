@@ -143,7 +143,10 @@ static const struct ts_kt_view *kt_view(const struct ts_ping_report *r, struct t
 		return NULL;
 	*v = (struct ts_kt_view){
 		.stats = &kt->stats,
-		.clock = kt->same_clock ? TS_KT_ONE_CLOCK : TS_KT_CORRECTED,
+		.clock = kt->same_clock ? TS_KT_ONE_CLOCK
+			 : r->synced    ? TS_KT_SYNCED
+					: TS_KT_CORRECTED,
+		.bound_ns = r->offset_bound_ns,
 		.refused = kt->refused,
 		.server_flags = kt->server_flags,
 		.note = ts_ping_kt_note(kt),

@@ -95,14 +95,16 @@ int ts_report_html_close(FILE *f, int write_rc, const char *cmd, const char *pat
 /* How the network parts of a breakdown stand to the two clocks. */
 enum ts_kt_clock {
 	TS_KT_ONE_CLOCK,   /* both ends on one host: exact */
-	TS_KT_CORRECTED,   /* by the clock offset estimate (ping) */
+	TS_KT_CORRECTED,   /* by the clock offset estimate (ping), +/- bound_ns */
 	TS_KT_UNCORRECTED, /* the offset is in them, not estimated (bench) */
+	TS_KT_SYNCED,      /* --synced: the clocks trusted as they are */
 };
 
 /* The parts of the round trip as ping and bench print them. */
 struct ts_kt_view {
 	const struct ts_breakdown_stats *stats;
 	enum ts_kt_clock clock;
+	double bound_ns;       /* TS_KT_CORRECTED: the offset estimate's error bound */
 	const char *refused;   /* why the socket refused timestamps, or "" */
 	uint32_t server_flags; /* TS_KTS_F_* of the server's replies */
 	const char *note;      /* why a part may be missing, or "" */

@@ -14,15 +14,24 @@ static double ms(double ns)
 	return ns / (double)TS_NS_PER_MS;
 }
 
-static const char *clock_note(enum ts_kt_clock clock)
+/* How the network parts relate to the clocks, for the header line. */
+static void clock_note(char *buf, size_t cap, const struct ts_kt_view *v)
 {
-	switch (clock) {
+	switch (v->clock) {
 	case TS_KT_ONE_CLOCK:
-		return "both ends on one clock: exact";
+		snprintf(buf, cap, "both ends on one clock: exact");
+		break;
 	case TS_KT_CORRECTED:
-		return "network parts corrected by the clock offset estimate";
+		snprintf(buf, cap,
+			 "network parts corrected by the clock offset estimate, each +/- %.3f ms",
+			 ms(v->bound_ns));
+		break;
+	case TS_KT_SYNCED:
+		snprintf(buf, cap, "network parts as the clocks give them: --synced");
+		break;
 	default:
-		return "network parts include the clock offset, not estimated";
+		snprintf(buf, cap, "network parts include the clock offset, not estimated");
+		break;
 	}
 }
 
@@ -33,6 +42,8 @@ static const char *clock_key(enum ts_kt_clock clock)
 		return "one host";
 	case TS_KT_CORRECTED:
 		return "offset corrected";
+	case TS_KT_SYNCED:
+		return "synced";
 	default:
 		return "offset included";
 	}
@@ -47,8 +58,10 @@ static const char *noun(const struct ts_kt_view *v)
 void ts_report_kt_text(FILE *out, const struct ts_kt_view *v)
 {
 	const struct ts_breakdown_stats *s = v->stats;
+	char how[96];
 
-	fprintf(out, "kernel timestamps (software; %s): ", clock_note(v->clock));
+	clock_note(how, sizeof how, v);
+	fprintf(out, "kernel timestamps (software; %s): ", how);
 	if (v->sample_every)
 		fprintf(out, "sampled every %" PRIu64 " messages: ", v->sample_every);
 	fprintf(out, "%" PRIu64 " %s, %" PRIu64 " with every part\n", s->probes, noun(v),
@@ -120,6 +133,10 @@ void ts_report_kt_json(struct ts_json *j, const struct ts_kt_view *v)
 	s = v->stats;
 	ts_json_open(j, "breakdown_ms", '{');
 	ts_json_str(j, "clock", clock_key(v->clock));
+	if (v->clock == TS_KT_CORRECTED)
+		ts_json_num(j, "network_bound", ms(v->bound_ns), 6);
+	else
+		ts_json_null(j, "network_bound");
 	if (v->refused && v->refused[0])
 		ts_json_str(j, "refused", v->refused);
 	else

@@ -1069,7 +1069,7 @@ PART_NAMES = ["client send path", "network out", "server wake-up",
 # The parts the server's kernel times are needed for (t2 and t3, the
 # processing, come with every reply).
 SERVER_KT_PARTS = {"network_out", "server_wakeup", "server_send", "network_back"}
-BREAKDOWN_KEYS = set(PARTS) | {"clock", "refused", "server_rx", "server_tx",
+BREAKDOWN_KEYS = set(PARTS) | {"clock", "network_bound", "refused", "server_rx", "server_tx",
                                "probes", "complete", "remainder", "note",
                                "sample_every"}
 PART_STATS = {"min", "mean", "p50", "p99", "max", "count"}
@@ -1094,6 +1094,7 @@ def check_breakdown(doc, what, every, server_kt=True):
             sorted(set(b or {}) - BREAKDOWN_KEYS), b)
     assert b["sample_every"] == every, (what, b["sample_every"])
     assert b["clock"] == "one host", "%s: loopback, clock %r" % (what, b["clock"])
+    assert b["network_bound"] is None, (what, b["network_bound"])
     assert b["refused"] is None, "%s: refused %r" % (what, b["refused"])
     assert b["server_rx"] is server_kt and b["server_tx"] is server_kt, (what, b)
     assert isinstance(b["note"], str) and b["note"], (what, b["note"])
