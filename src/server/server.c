@@ -130,6 +130,13 @@ static int bind_one(struct ts_server *srv, struct sockaddr *sa, socklen_t len, i
 	l->srv = srv;
 	if (role == ROLE_STAMP && (rc = ts_reflector_prepare(fd, sa->sa_family)) != 0)
 		return rc;
+	/* =on: the first probe of a connection may arrive before accept.
+	 * Receive timestamps on the listener make the kernel stamp every
+	 * packet from now on, so that it has its time when the connection,
+	 * once accepted, asks (ts_conn_new; OPT_ID needs it connected).  A
+	 * refusal shows there. */
+	if (type == SOCK_STREAM && srv->cfg->kernel_timestamps == TS_KT_ON)
+		(void)ts_kts_enable(fd, TS_KTS_RX);
 	/* UDP keeps its per-peer transmit times; TCP's are per connection. */
 	if (type == SOCK_DGRAM && role == ROLE_MAIN && srv->cfg->kernel_timestamps == TS_KT_ON &&
 	    ts_server_kt_listener(l) == -ENOMEM)
