@@ -56,14 +56,16 @@ static int probe_send(struct ts_pinger *p, uint64_t seq)
 		.seq = seq,
 	};
 	static const struct ts_proto_kts ask = { 0 };
-	int64_t raw_ns, t1;
+	int64_t raw_ns, wall_ns, t1;
 	int rc;
 
 	if (p->kt)
 		ts_proto_put_kts_ext(p->scratch + TS_PROTO_HDR_LEN, &ask);
-	/* t1 as late as possible before the send. */
-	raw_ns = ts_raw_ns();
-	t1 = ts_pinger_sent(p, seq, raw_ns, ts_wall_ns());
+	/* t1 as late as possible before the send; the wall and raw clocks
+	 * as one moment, so that a preemption between two reads does not
+	 * come between the round trip and its parts. */
+	ts_clock_pair(&wall_ns, &raw_ns);
+	t1 = ts_pinger_sent(p, seq, raw_ns, wall_ns);
 	h.t1_wall_ns = (uint64_t)t1;
 	ts_proto_encode_hdr(p->scratch, &h);
 	if (!p->opt->udp) {

@@ -181,9 +181,10 @@ int ts_pinger_read_stream(struct ts_pinger *p,
 					int64_t t4_raw_ns, int64_t t4_wall_ns))
 {
 	ssize_t n = read_once(p, 0);
-	int64_t t4_raw_ns = ts_raw_ns();
-	int64_t t4_wall_ns = ts_wall_ns();
+	int64_t t4_raw_ns, t4_wall_ns;
 	long used;
+
+	ts_clock_pair(&t4_wall_ns, &t4_raw_ns); /* t4, as one moment (t1 too) */
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -220,8 +221,9 @@ int ts_pinger_read_datagrams(struct ts_pinger *p, ts_datagram_fn *take)
 {
 	for (int i = 0; i < DATAGRAMS_PER_READY; i++) {
 		ssize_t n = read_once(p, i ? MSG_DONTWAIT : 0);
-		int64_t t4_raw_ns = ts_raw_ns();
-		int64_t t4_wall_ns = ts_wall_ns();
+		int64_t t4_raw_ns, t4_wall_ns;
+
+		ts_clock_pair(&t4_wall_ns, &t4_raw_ns);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
