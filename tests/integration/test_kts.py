@@ -9,13 +9,16 @@ other at t1 and at t4; what lies between the two reads is the remainder).
 A server stopped for 200 ms shows in the server's parts, a client slow to
 read (the TSECHO_TEST_READ_DELAY hook) in the client wake-up, and sockets
 that refuse SO_TIMESTAMPING (tests/helpers/deny) leave parts unavailable,
-never zero, while ping still works.  Tests assert structure and where time
-goes, never how much of it there is.
+never zero, while ping still works.  Between namespaces of our own (a
+veth pair, root only) the network parts are offset-corrected with their
+bound.  Tests assert structure and where time goes, never how much of it
+there is.
 """
 
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -255,3 +258,57 @@ def test_bad_combinations():
         r = run_tsecho("ping", "%s:9" % LO, "--kernel-timestamps", *args, "-c", "1")
         assert r.code == 2 and r.err_lines(), (args, r.describe())
         assert len(r.err_lines()) == 1, r.describe()
+
+
+def test_between_namespaces_the_network_parts_are_offset_corrected():
+    """Over a veth pair into a network namespace of our own (root only),
+    the target is not loopback, so ping corrects the network parts by its
+    clock offset estimate and says with what bound.  Both ends still read
+    one clock, so what the correction cannot move is exact: the five
+    one-clock parts are non-negative, network out plus back (the offset
+    cancels) too, and the parts still add up to the round trip."""
+    if os.geteuid() != 0 or not shutil.which("ip"):
+        raise SkipTest("needs root and ip(8) for a network namespace")
+    tag = os.getpid() % 100000
+    ns, outer, inner = "tskt%d" % tag, "tskt%da" % tag, "tskt%db" % tag
+    net = "10.213.%d." % (tag % 250)
+
+    def ip(*args, check=True):
+        r = subprocess.run(["ip"] + list(args), capture_output=True, text=True, timeout=10)
+        if check and r.returncode != 0:
+            raise SkipTest("ip %s: %s" % (" ".join(args), r.stderr.strip()))
+
+    try:
+        ip("netns", "add", ns)
+        ip("link", "add", outer, "type", "veth", "peer", "name", inner)
+        ip("link", "set", inner, "netns", ns)
+        ip("addr", "add", net + "1/30", "dev", outer)
+        ip("link", "set", outer, "up")
+        ip("netns", "exec", ns, "ip", "addr", "add", net + "2/30", "dev", inner)
+        ip("netns", "exec", ns, "ip", "link", "set", inner, "up")
+        with Server("--engine", "epoll", "--kernel-timestamps", listen=net + "2",
+                    wrap=("ip", "netns", "exec", ns)) as srv:
+            for transport in ("--tcp", "--udp"):
+                what = "veth " + transport
+                r = run_tsecho("ping", "%s2:%d" % (net, srv.tcp_port), transport,
+                               "--kernel-timestamps", "-c", "10", "-i", "0", "--json",
+                               "--samples", timeout=30)
+                assert r.code == 0, r.describe()
+                b = json.loads(r.out)["breakdown_ms"]
+                assert b["clock"] == "offset corrected", (what, b["clock"])
+                assert b["network_bound"] > 0, (what, b["network_bound"])
+                assert b["complete"] == 9, (what, b)
+                for s in b["samples"]:
+                    for p in ("client_send", "server_wakeup", "server_processing",
+                              "server_send", "client_wakeup"):
+                        assert s[p] is None or s[p] >= 0, (what, p, s)
+                    if s["network_back"] is not None:
+                        assert s["network_out"] + s["network_back"] >= 0, (what, s)
+                        assert abs(s["remainder"]) <= REMAINDER_MS, (what, s)
+            text = run_tsecho("ping", "%s2:%d" % (net, srv.tcp_port), "--kernel-timestamps",
+                              "-c", "3", "-i", "0", "-q", timeout=30)
+            assert re.search(r"network parts corrected by the clock offset estimate, "
+                             r"each \+/- \d+\.\d{3} ms", text.out), text.describe()
+    finally:
+        ip("netns", "del", ns, check=False)
+        ip("link", "del", outer, check=False)
